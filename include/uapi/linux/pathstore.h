@@ -1,0 +1,246 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/*
+ * pathstore: a ZooKeeper-like tree of values served at /dev/pathstore.
+ *
+ * This header mirrors src/uapi.rs, the one definition of the ABI. Do not change it alone: a test in
+ * tools/pathstore-abi (tests/c_header.rs) compiles this header and checks that every size, offset,
+ * ioctl number and constant agrees with the Rust definition.
+ *
+ * Rules every structure follows:
+ * - only fixed-width integer fields, explicit padding named pad and reserved arrays; the module
+ *   rejects a non-zero pad or reserved field with EINVAL, so zero the whole structure first;
+ * - user buffers are passed as a 64-bit address plus a 32-bit length, so that 32-bit and 64-bit
+ *   processes share one layout (convert a pointer with (__u64)(uintptr_t)ptr);
+ * - sizes are part of the ioctl numbers: a structure that grows gets a new number.
+ *
+ * Paths are byte strings (not NUL-terminated) passed by address and length. See
+ * docs/semantics.md for the semantics and the errors of every operation.
+ */
+#ifndef _UAPI_LINUX_PATHSTORE_H
+#define _UAPI_LINUX_PATHSTORE_H
+
+#include <linux/types.h>
+#include <linux/ioctl.h>
+
+/* Version of this ABI. Bumped on any incompatible change; compatible additions keep it. */
+#define PATHSTORE_ABI_VERSION 1
+
+/* The ioctl "magic" (type) byte of pathstore. */
+#define PATHSTORE_IOC_MAGIC 0xB9
+
+/* Name of the misc device (/dev/pathstore). */
+#define PATHSTORE_DEVICE_NAME "pathstore"
+
+/* Longest component of a path, in bytes. */
+#define PATHSTORE_MAX_NAME_LEN 255
+
+/*
+ * struct pathstore_set.flags: fail with EEXIST if the node already exists (with or without a
+ * value).
+ */
+#define PATHSTORE_SET_CREATE (1U << 0)
+/* Every flag struct pathstore_set.flags accepts. */
+#define PATHSTORE_SET_FLAGS_ALL PATHSTORE_SET_CREATE
+
+/* struct pathstore_delete.flags: delete the node together with all its descendants. */
+#define PATHSTORE_DELETE_RECURSIVE (1U << 0)
+/* Every flag struct pathstore_delete.flags accepts. */
+#define PATHSTORE_DELETE_FLAGS_ALL PATHSTORE_DELETE_RECURSIVE
+
+/*
+ * struct pathstore_list.result_flags: more children follow the last one returned; call again with
+ * it as the cursor.
+ */
+#define PATHSTORE_LIST_MORE (1U << 0)
+
+/* struct pathstore_node_stat.flags: the node holds a value (possibly empty). */
+#define PATHSTORE_STAT_HAS_VALUE (1U << 0)
+
+/**
+ * struct pathstore_version - argument of %PATHSTORE_IOC_VERSION
+ * @abi_version: out: %PATHSTORE_ABI_VERSION of the running module.
+ * @module_version: out: the module's version, ``major << 16 | minor << 8 | patch``.
+ * @reserved: out: zero.
+ */
+struct pathstore_version {
+	__u32 abi_version;
+	__u32 module_version;
+	__u64 reserved[3];
+};
+
+/**
+ * struct pathstore_set - argument of %PATHSTORE_IOC_SET
+ * @path: in: address of the path.
+ * @value: in: address of the value (may be 0 when @value_len is 0).
+ * @path_len: in: length of the path in bytes.
+ * @value_len: in: length of the value in bytes.
+ * @flags: in: ``PATHSTORE_SET_*`` flags.
+ * @pad: must be zero.
+ * @version: out: the node's version after the change.
+ * @reserved: must be zero.
+ */
+struct pathstore_set {
+	__u64 path;
+	__u64 value;
+	__u32 path_len;
+	__u32 value_len;
+	__u32 flags;
+	__u32 pad;
+	__u64 version;
+	__u64 reserved[2];
+};
+
+/**
+ * struct pathstore_get - argument of %PATHSTORE_IOC_GET
+ * @path: in: address of the path.
+ * @buf: in: address of the buffer the value is copied to.
+ * @path_len: in: length of the path in bytes.
+ * @buf_len: in: size of the buffer.
+ * @value_len: out: length of the value. Also set when the call fails with ERANGE (buffer too
+ *	small), so the caller can retry with a buffer this large.
+ * @flags: in: must be zero (no flags defined yet).
+ * @version: out: the node's version.
+ * @reserved: must be zero.
+ */
+struct pathstore_get {
+	__u64 path;
+	__u64 buf;
+	__u32 path_len;
+	__u32 buf_len;
+	__u32 value_len;
+	__u32 flags;
+	__u64 version;
+	__u64 reserved[2];
+};
+
+/**
+ * struct pathstore_delete - argument of %PATHSTORE_IOC_DELETE
+ * @path: in: address of the path.
+ * @path_len: in: length of the path in bytes.
+ * @flags: in: ``PATHSTORE_DELETE_*`` flags.
+ * @reserved: must be zero.
+ */
+struct pathstore_delete {
+	__u64 path;
+	__u32 path_len;
+	__u32 flags;
+	__u64 reserved[2];
+};
+
+/**
+ * struct pathstore_list - argument of %PATHSTORE_IOC_LIST
+ * @path: in: address of the path of the parent.
+ * @after: in: address of the cursor name (may be 0 when @after_len is 0).
+ * @buf: in: address of the output buffer.
+ * @path_len: in: length of the path in bytes.
+ * @after_len: in: length of the cursor name in bytes.
+ * @buf_len: in: size of the output buffer.
+ * @buf_used: out: bytes written to @buf. When the call fails with ERANGE (not even the next name
+ *	fits), the size that name needs.
+ * @count: out: number of names written.
+ * @flags: in: must be zero.
+ * @result_flags: out: ``PATHSTORE_LIST_*`` flags.
+ * @pad: must be zero.
+ * @reserved: must be zero.
+ *
+ * The children's names are written to @buf one after the other, each followed by a NUL byte
+ * (names never contain NUL or '/'), in byte order. Listing starts after the name @after
+ * (exclusive) or, when @after_len is 0, at the first child; pass the last name returned to
+ * continue.
+ */
+struct pathstore_list {
+	__u64 path;
+	__u64 after;
+	__u64 buf;
+	__u32 path_len;
+	__u32 after_len;
+	__u32 buf_len;
+	__u32 buf_used;
+	__u32 count;
+	__u32 flags;
+	__u32 result_flags;
+	__u32 pad;
+	__u64 reserved[2];
+};
+
+/**
+ * struct pathstore_node_stat - a node's metadata, as returned by %PATHSTORE_IOC_STAT
+ * @version: version of the node: a store-wide sequence number taken when the node was created or
+ *	its value last changed. It only ever increases.
+ * @child_version: sequence number of the last creation or deletion of a direct child (0 if none
+ *	yet).
+ * @ctime_ns: creation time, nanoseconds since the epoch (CLOCK_REALTIME).
+ * @mtime_ns: time of the last change of the value, nanoseconds since the epoch.
+ * @num_children: number of direct children.
+ * @value_len: length of the value in bytes (0 without a value).
+ * @flags: ``PATHSTORE_STAT_*`` flags.
+ * @reserved: zero.
+ */
+struct pathstore_node_stat {
+	__u64 version;
+	__u64 child_version;
+	__u64 ctime_ns;
+	__u64 mtime_ns;
+	__u64 num_children;
+	__u32 value_len;
+	__u32 flags;
+	__u64 reserved[2];
+};
+
+/**
+ * struct pathstore_stat - argument of %PATHSTORE_IOC_STAT
+ * @path: in: address of the path.
+ * @path_len: in: length of the path in bytes.
+ * @flags: in: must be zero.
+ * @stat: out: the node's metadata.
+ */
+struct pathstore_stat {
+	__u64 path;
+	__u32 path_len;
+	__u32 flags;
+	struct pathstore_node_stat stat;
+};
+
+/**
+ * struct pathstore_store_stats - argument of %PATHSTORE_IOC_STORE_STATS: usage and limits of the
+ *	whole store
+ * @nodes: nodes in the store, the root included.
+ * @bytes: bytes accounted: the sum of all names and values.
+ * @max_nodes: limit on @nodes (module parameter max_nodes).
+ * @max_bytes: limit on @bytes (module parameter max_bytes).
+ * @sequence: the store-wide sequence number: the version the next change will exceed.
+ * @max_value_len: largest value, in bytes (module parameter max_value_len).
+ * @max_path_len: longest path, in bytes (module parameter max_path_len).
+ * @max_depth: deepest path, in components (module parameter max_depth).
+ * @pad: zero.
+ * @reserved: zero.
+ */
+struct pathstore_store_stats {
+	__u64 nodes;
+	__u64 bytes;
+	__u64 max_nodes;
+	__u64 max_bytes;
+	__u64 sequence;
+	__u32 max_value_len;
+	__u32 max_path_len;
+	__u32 max_depth;
+	__u32 pad;
+	__u64 reserved[4];
+};
+
+/* The handshake: fills struct pathstore_version; never fails on a valid pointer. */
+#define PATHSTORE_IOC_VERSION _IOR(PATHSTORE_IOC_MAGIC, 0x00, struct pathstore_version)
+/* Create or replace a node's value. */
+#define PATHSTORE_IOC_SET _IOWR(PATHSTORE_IOC_MAGIC, 0x01, struct pathstore_set)
+/* Read a node's value. */
+#define PATHSTORE_IOC_GET _IOWR(PATHSTORE_IOC_MAGIC, 0x02, struct pathstore_get)
+/* Delete a node, or a subtree. */
+#define PATHSTORE_IOC_DELETE _IOW(PATHSTORE_IOC_MAGIC, 0x03, struct pathstore_delete)
+/* List the children of a node, in byte order, from a cursor. */
+#define PATHSTORE_IOC_LIST _IOWR(PATHSTORE_IOC_MAGIC, 0x04, struct pathstore_list)
+/* A node's metadata. */
+#define PATHSTORE_IOC_STAT _IOWR(PATHSTORE_IOC_MAGIC, 0x05, struct pathstore_stat)
+/* Whole-store usage and limits. */
+#define PATHSTORE_IOC_STORE_STATS _IOR(PATHSTORE_IOC_MAGIC, 0x06, struct pathstore_store_stats)
+
+#endif /* _UAPI_LINUX_PATHSTORE_H */

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Boots the guest kernel in QEMU (TCG, 2 vCPUs) with a busybox initramfs holding the module, and
+# runs a command (or an interactive shell) there. The guest sees the host's filesystem read-only
+# at /host (and its /usr, so host-built programs run) and the checkout read-write at the same
+# path as on the host.
+#
+#   qemu/run.sh --kernel-dir DIR --module KO [--cmd CMD | --interactive] [--params 'k=v ...']
+#               [--timeout SECONDS] [--log FILE]
+#
+# The command's output goes to stdout and its exit status is ours. The guest kernel's console log
+# goes to --log (default build/vm/console.log).
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")/.." && pwd)
+kdir= module= cmd= mode=command params= timeout=3600 log=$here/build/vm/console.log
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--kernel-dir) kdir=$2; shift 2 ;;
+	--module) module=$2; shift 2 ;;
+	--cmd) cmd=$2; shift 2 ;;
+	--interactive) mode=interactive; shift ;;
+	--params) params=$2; shift 2 ;;
+	--timeout) timeout=$2; shift 2 ;;
+	--log) log=$2; shift 2 ;;
+	*) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
+	esac
+done
+[ -n "$kdir" ] && [ -n "$module" ] || { echo "run.sh: --kernel-dir and --module are required" >&2; exit 2; }
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/pathstore-vm.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+mkdir -p "$work/root"/{bin,sbin,etc,proc,sys,dev,tmp,root,host,out} "$work/out" "$(dirname "$log")"
+root=$work/root
+cp /bin/busybox "$root/bin/busybox"
+ln -s busybox "$root/bin/sh"
+cp "$here/qemu/init.sh" "$root/init"
+chmod +x "$root/init"
+cp "$module" "$root/pathstore.ko"
+# Host programs: /usr (and the /lib links into it) come from the host.
+ln -s host/usr "$root/usr"
+ln -s usr/lib "$root/lib"
+ln -s usr/lib64 "$root/lib64"
+printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\npathstore-user:x:1000:1000::/tmp:/bin/sh\n' >"$root/etc/passwd"
+printf 'root:x:0:\nnogroup:x:65534:\npathstore-user:x:1000:\n' >"$root/etc/group"
+(cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) >"$work/initrd.gz"
+
+{
+	printf 'REPO=%q\nMODE=%q\nMODULE_PARAMS=%q\nTERM_HOST=%q\n' "$here" "$mode" "$params" "${TERM:-vt100}"
+} >"$work/out/env"
+printf '%s\n' "$cmd" >"$work/out/cmd.sh"
+
+qemu=(qemu-system-x86_64 -accel tcg -cpu max -smp 2 -m 2G -nodefaults -no-reboot -display none
+	-kernel "$kdir/arch/x86/boot/bzImage" -initrd "$work/initrd.gz"
+	-virtfs "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,id=hostroot"
+	-virtfs "local,path=$here,mount_tag=repo,security_model=none,id=repo"
+	-virtfs "local,path=$work/out,mount_tag=out,security_model=none,id=out")
+append="panic=-1 oops=continue printk.time=1 hung_task_panic=0"
+if [ "$mode" = interactive ]; then
+	"${qemu[@]}" -serial mon:stdio -serial "file:$log" \
+		-append "$append console=ttyS1 console=ttyS0 loglevel=4" || true
+else
+	timeout -k 10 "$timeout" "${qemu[@]}" -serial stdio -serial "file:$log" \
+		-append "$append console=ttyS1 loglevel=7" </dev/null || true
+fi
+if [ ! -f "$work/out/status" ]; then
+	echo "run.sh: the guest did not finish (timeout ${timeout}s, or it crashed): see $log" >&2
+	tail -30 "$log" >&2
+	exit 125
+fi
+exit "$(cat "$work/out/status")"

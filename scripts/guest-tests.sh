@@ -1,0 +1,68 @@
+#!/bin/sh
+# The in-guest half of `make test` (run by scripts/test.sh through qemu/run.sh, as root, with the
+# module already loaded with its default parameters). Runs every guest test suite and prints one
+# result line per test: libtest's `test NAME ... ok|FAILED` for Rust suites, `ok - NAME` /
+# `not ok - NAME` for the rest. KUnit results go to the kernel log, which the host reads.
+#
+# Needs: INTEGRATION (the integration test binary), C_TEST (the C program), both host-built.
+set -u
+repo=${PATHSTORE_REPO:?}
+ko=/pathstore.ko
+failed=0
+ok() { echo "ok - $1"; }
+notok() { echo "not ok - $1${2:+: $2}"; failed=1; }
+check() { # name command...
+	name=$1
+	shift
+	if "$@"; then ok "$name"; else notok "$name"; fi
+}
+
+# Only leaks that appear from here on count.
+kmemleak=/sys/kernel/debug/kmemleak
+[ -w $kmemleak ] && echo clear >$kmemleak
+
+echo "== integration tests (Rust client library, default limits)"
+"$INTEGRATION" --test-threads=1 --skip limits:: --skip heavy:: || failed=1
+
+echo "== C program against include/uapi/linux/pathstore.h"
+"$C_TEST" || failed=1
+
+echo "== busybox shell test of the text interface"
+PATHSTORE_DEVICE=/dev/pathstore sh "$repo/tests/shell/text_interface.sh" || failed=1
+
+echo "== module lifecycle"
+check "device node exists" test -c /dev/pathstore
+exec 3</dev/pathstore
+if rmmod pathstore 2>/dev/null; then notok "rmmod refused while the device is open"; insmod $ko; else ok "rmmod refused while the device is open"; fi
+exec 3<&-
+echo 'set /lifecycle/x 1' >/dev/pathstore
+check "rmmod after use" rmmod pathstore
+check "device node removed on unload" test ! -e /dev/pathstore
+
+echo "== integration tests under small limits"
+if insmod $ko max_value_len=64 max_path_len=128 max_depth=8 max_nodes=64 max_bytes=2048; then
+	ok "insmod with parameters"
+	"$INTEGRATION" --test-threads=1 limits:: || failed=1
+	dmesg | grep -q 'max_value_len=64 max_path_len=128 max_depth=8 max_nodes=64 max_bytes=2048' &&
+		ok "load line reports the limits" || notok "load line reports the limits"
+	check "rmmod after limits suite" rmmod pathstore
+else
+	notok "insmod with parameters"
+fi
+
+echo "== heavy use, then unload with kmemleak clean"
+insmod $ko
+"$INTEGRATION" --test-threads=1 heavy:: || failed=1
+check "rmmod after heavy use" rmmod pathstore
+if [ -w $kmemleak ]; then
+	# Objects younger than a few seconds are not reported; scan twice, as kmemleak advises.
+	sleep 6
+	echo scan >$kmemleak
+	sleep 1
+	echo scan >$kmemleak
+	leaks=$(cat $kmemleak)
+	if [ -z "$leaks" ]; then ok "kmemleak clean after unload"; else notok "kmemleak clean after unload"; echo "$leaks" | head -60; fi
+else
+	notok "kmemleak available" "no $kmemleak (debug kernel expected)"
+fi
+exit $failed

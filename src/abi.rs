@@ -1,0 +1,74 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The uapi as the kernel side sees it: which structures may be copied to and from userspace as
+//! bytes, proof that the shared ioctl encoding matches the kernel's, and the errnos that
+//! `kernel::error::code` does not name.
+
+use kernel::{
+    bindings,
+    error::Error,
+    ioctl::{
+        _IOR,
+        _IOW,
+        _IOWR, //
+    },
+    transmute::{
+        AsBytes,
+        FromBytes, //
+    },
+};
+
+use crate::uapi;
+
+/// Marks ABI structures as plain bytes after proving they have no implicit padding.
+macro_rules! plain_abi_struct {
+    ($($t:ty => [$($field:ty),+ $(,)?]),+ $(,)?) => {
+        $(
+            // No implicit padding: the size is exactly the sum of the field sizes.
+            const _: () = assert!(
+                core::mem::size_of::<$t>() == 0 $(+ core::mem::size_of::<$field>())+
+            );
+            // SAFETY: `$t` is `#[repr(C)]` with only integer (and integer array or such struct)
+            // fields and, as checked above, no padding: every bit pattern is valid.
+            unsafe impl FromBytes for $t {}
+            // SAFETY: As above: no padding, so every byte is initialized.
+            unsafe impl AsBytes for $t {}
+        )+
+    };
+}
+
+plain_abi_struct! {
+    uapi::VersionArgs => [u32, u32, [u64; 3]],
+    uapi::SetArgs => [u64, u64, u32, u32, u32, u32, u64, [u64; 2]],
+    uapi::GetArgs => [u64, u64, u32, u32, u32, u32, u64, [u64; 2]],
+    uapi::DeleteArgs => [u64, u32, u32, [u64; 2]],
+    uapi::ListArgs => [u64, u64, u64, u32, u32, u32, u32, u32, u32, u32, u32, [u64; 2]],
+    uapi::NodeStat => [u64, u64, u64, u64, u64, u32, u32, [u64; 2]],
+    uapi::StatArgs => [u64, u32, u32, uapi::NodeStat],
+    uapi::StoreStats => [u64, u64, u64, u64, u64, u32, u32, u32, u32, [u64; 4]],
+}
+
+// The shared encoding in `uapi` must agree with the kernel's `_IOC` macros.
+const MAGIC: u32 = uapi::IOC_MAGIC;
+const _: () = assert!(uapi::IOC_VERSION == _IOR::<uapi::VersionArgs>(MAGIC, 0x00));
+const _: () = assert!(uapi::IOC_SET == _IOWR::<uapi::SetArgs>(MAGIC, 0x01));
+const _: () = assert!(uapi::IOC_GET == _IOWR::<uapi::GetArgs>(MAGIC, 0x02));
+const _: () = assert!(uapi::IOC_DELETE == _IOW::<uapi::DeleteArgs>(MAGIC, 0x03));
+const _: () = assert!(uapi::IOC_LIST == _IOWR::<uapi::ListArgs>(MAGIC, 0x04));
+const _: () = assert!(uapi::IOC_STAT == _IOWR::<uapi::StatArgs>(MAGIC, 0x05));
+const _: () = assert!(uapi::IOC_STORE_STATS == _IOR::<uapi::StoreStats>(MAGIC, 0x06));
+
+/// `ENAMETOOLONG`: a path, a component or a depth past its limit.
+pub(crate) fn enametoolong() -> Error {
+    Error::from_errno(-(bindings::ENAMETOOLONG as i32))
+}
+
+/// `ENODATA`: the node exists but holds no value.
+pub(crate) fn enodata() -> Error {
+    Error::from_errno(-(bindings::ENODATA as i32))
+}
+
+/// `ENOTEMPTY`: the node has children and recursion was not asked for.
+pub(crate) fn enotempty() -> Error {
+    Error::from_errno(-(bindings::ENOTEMPTY as i32))
+}

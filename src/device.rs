@@ -1,0 +1,466 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! `/dev/pathstore`: the misc device, its ioctls and its text interface.
+//!
+//! Requests are copied from userspace and validated before the store's lock is taken, and
+//! results are copied back after it is dropped, so the lock never covers a user-memory access
+//! (a page fault, or a userfaultfd, cannot stall other users of the store).
+
+use core::fmt::Write as _;
+
+use kernel::{
+    fs::{
+        File,
+        Kiocb, //
+    },
+    iov::{
+        IovIterDest,
+        IovIterSource, //
+    },
+    miscdevice::{
+        MiscDevice,
+        MiscDeviceRegistration, //
+    },
+    new_mutex,
+    prelude::*,
+    sync::Mutex,
+    uaccess::{
+        UserPtr,
+        UserSlice, //
+    },
+};
+
+use crate::{
+    abi::enametoolong,
+    limits::Limits,
+    path::{
+        check_name,
+        Path, //
+    },
+    registration::{
+        FileOperations,
+        Registration, //
+    },
+    text::Command,
+    tree::{
+        Tree,
+        Value, //
+    },
+    uapi, MODULE_VERSION,
+};
+
+kernel::sync::global_lock! {
+    // SAFETY: `Device::new` initializes it before the device is registered, the only way to
+    // reach it.
+    unsafe(uninit) static STORE: Mutex<Option<Tree>> = None;
+}
+
+/// Runs `f` on the store under its lock.
+fn with_store<R>(f: impl FnOnce(&mut Tree) -> Result<R>) -> Result<R> {
+    let mut guard = STORE.lock();
+    f(guard.as_mut().ok_or(ENODEV)?)
+}
+
+/// The file operations of `/dev/pathstore`.
+static FOPS: FileOperations = FileOperations::owned::<OpenFile>(c"pathstore");
+
+/// Most bytes of names one `PATHSTORE_IOC_LIST` call returns, whatever the buffer's size.
+const LIST_CHUNK: u32 = 64 * 1024;
+
+/// The registered device and the store behind it.
+#[pin_data]
+pub(crate) struct Device {
+    // Declared first, so dropped first: no request can reach the store once it is freed.
+    #[pin]
+    registration: Registration<OpenFile>,
+    store: StoreOwner,
+}
+
+/// Frees the store's contents when dropped.
+struct StoreOwner;
+
+impl Drop for StoreOwner {
+    fn drop(&mut self) {
+        let tree = STORE.lock().take();
+        drop(tree);
+    }
+}
+
+impl Device {
+    /// Creates the store under `limits` and registers `/dev/pathstore`.
+    pub(crate) fn new(limits: Limits) -> impl PinInit<Self, Error> {
+        try_pin_init!(Self {
+            store: {
+                // SAFETY: Called once, at module load, before any use of `STORE`.
+                unsafe { STORE.init() };
+                *STORE.lock() = Some(Tree::new(limits)?);
+                StoreOwner
+            },
+            registration <- Registration::register(c"pathstore", &FOPS),
+        })
+        .pin_chain(move |_| {
+            let (major, minor, patch) = MODULE_VERSION;
+            pr_info!(
+                "pathstore {}.{}.{} (ABI {}): /dev/pathstore, max_value_len={} max_path_len={} \
+                 max_depth={} max_nodes={} max_bytes={}\n",
+                major,
+                minor,
+                patch,
+                uapi::ABI_VERSION,
+                limits.max_value_len,
+                limits.max_path_len,
+                limits.max_depth,
+                limits.max_nodes,
+                limits.max_bytes
+            );
+            Ok(())
+        })
+    }
+}
+
+/// The state of one open file: the pending response of the text interface.
+#[pin_data]
+pub(crate) struct OpenFile {
+    limits: Limits,
+    #[pin]
+    response: Mutex<Response>,
+}
+
+/// Output of the last text command, consumed by `read()`.
+struct Response {
+    bytes: KVVec<u8>,
+    pos: usize,
+}
+
+/// A user address from the ABI's 64-bit field.
+fn user_ptr(addr: u64) -> Result<UserPtr> {
+    Ok(UserPtr::from_addr(usize::try_from(addr).map_err(|_| EFAULT)?))
+}
+
+/// Copies `len` bytes from the user address `addr` into a new buffer.
+fn copy_in(addr: u64, len: usize) -> Result<KVVec<u8>> {
+    let mut buf = KVVec::with_capacity(len, GFP_KERNEL)?;
+    UserSlice::new(user_ptr(addr)?, len).read_all(&mut buf, GFP_KERNEL)?;
+    Ok(buf)
+}
+
+/// Copies a path from userspace, refusing lengths past the limit before allocating.
+fn copy_path(addr: u64, len: u32, limits: &Limits) -> Result<KVVec<u8>> {
+    if len == 0 {
+        return Err(EINVAL);
+    }
+    if len > limits.max_path_len {
+        return Err(enametoolong());
+    }
+    copy_in(addr, len as usize)
+}
+
+/// Copies `bytes` into a new value.
+fn value_from(bytes: &[u8]) -> Result<kernel::sync::Arc<Value>> {
+    let mut v = KVVec::with_capacity(bytes.len(), GFP_KERNEL)?;
+    v.extend_from_slice(bytes, GFP_KERNEL)?;
+    Value::new(v)
+}
+
+/// Appends formatted text to a response, failing with `ENOMEM` when it cannot grow.
+struct TextOut<'a>(&'a mut KVVec<u8>);
+
+impl core::fmt::Write for TextOut<'_> {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        self.0
+            .extend_from_slice(s.as_bytes(), GFP_KERNEL)
+            .map_err(|_| core::fmt::Error)
+    }
+}
+
+impl OpenFile {
+    fn version(&self, arg: usize) -> Result<isize> {
+        let (major, minor, patch) = MODULE_VERSION;
+        let out = uapi::VersionArgs {
+            abi_version: uapi::ABI_VERSION,
+            module_version: (major << 16) | (minor << 8) | patch,
+            reserved: [0; 3],
+        };
+        UserSlice::new(UserPtr::from_addr(arg), size_of::<uapi::VersionArgs>())
+            .writer()
+            .write(&out)?;
+        Ok(0)
+    }
+
+    fn set(&self, arg: usize) -> Result<isize> {
+        let (mut reader, mut writer) =
+            UserSlice::new(UserPtr::from_addr(arg), size_of::<uapi::SetArgs>()).reader_writer();
+        let mut a: uapi::SetArgs = reader.read()?;
+        if a.flags & !uapi::SET_FLAGS_ALL != 0 || a.pad != 0 || a.reserved != [0; 2] {
+            return Err(EINVAL);
+        }
+        let path_buf = copy_path(a.path, a.path_len, &self.limits)?;
+        let path = Path::parse(&path_buf, &self.limits)?;
+        if a.value_len > self.limits.max_value_len {
+            return Err(E2BIG);
+        }
+        let value = Value::new(copy_in(a.value, a.value_len as usize)?)?;
+        let create = a.flags & uapi::SET_CREATE != 0;
+        a.version = with_store(|t| t.set(&path, value, create))?;
+        writer.write(&a)?;
+        Ok(0)
+    }
+
+    fn get(&self, arg: usize) -> Result<isize> {
+        let (mut reader, mut writer) =
+            UserSlice::new(UserPtr::from_addr(arg), size_of::<uapi::GetArgs>()).reader_writer();
+        let mut a: uapi::GetArgs = reader.read()?;
+        if a.flags != 0 || a.reserved != [0; 2] {
+            return Err(EINVAL);
+        }
+        let path_buf = copy_path(a.path, a.path_len, &self.limits)?;
+        let path = Path::parse(&path_buf, &self.limits)?;
+        let (value, version) = with_store(|t| t.get(&path))?;
+        let bytes = value.as_bytes();
+        // Values never exceed `max_value_len`, a `u32`.
+        a.value_len = u32::try_from(bytes.len()).map_err(|_| E2BIG)?;
+        a.version = version;
+        if a.value_len > a.buf_len {
+            writer.write(&a)?;
+            return Err(ERANGE);
+        }
+        UserSlice::new(user_ptr(a.buf)?, bytes.len())
+            .writer()
+            .write_slice(bytes)?;
+        writer.write(&a)?;
+        Ok(0)
+    }
+
+    fn delete(&self, arg: usize) -> Result<isize> {
+        let a: uapi::DeleteArgs =
+            UserSlice::new(UserPtr::from_addr(arg), size_of::<uapi::DeleteArgs>())
+                .reader()
+                .read()?;
+        if a.flags & !uapi::DELETE_FLAGS_ALL != 0 || a.reserved != [0; 2] {
+            return Err(EINVAL);
+        }
+        let path_buf = copy_path(a.path, a.path_len, &self.limits)?;
+        let path = Path::parse(&path_buf, &self.limits)?;
+        let recursive = a.flags & uapi::DELETE_RECURSIVE != 0;
+        with_store(|t| t.delete(&path, recursive))?;
+        Ok(0)
+    }
+
+    fn list(&self, arg: usize) -> Result<isize> {
+        let (mut reader, mut writer) =
+            UserSlice::new(UserPtr::from_addr(arg), size_of::<uapi::ListArgs>()).reader_writer();
+        let mut a: uapi::ListArgs = reader.read()?;
+        if a.flags != 0 || a.pad != 0 || a.reserved != [0; 2] {
+            return Err(EINVAL);
+        }
+        let path_buf = copy_path(a.path, a.path_len, &self.limits)?;
+        let path = Path::parse(&path_buf, &self.limits)?;
+        let after = match a.after_len {
+            0 => None,
+            len if len > uapi::MAX_NAME_LEN => return Err(enametoolong()),
+            len => {
+                let after = copy_in(a.after, len as usize)?;
+                check_name(&after)?;
+                Some(after)
+            }
+        };
+        let mut out = KVVec::with_capacity(a.buf_len.min(LIST_CHUNK) as usize, GFP_KERNEL)?;
+        let listing = with_store(|t| t.list(&path, after.as_deref(), &mut out))?;
+        a.count = listing.count;
+        a.result_flags = if listing.more { uapi::LIST_MORE } else { 0 };
+        if listing.count == 0 && listing.more {
+            a.buf_used = listing.needed as u32;
+            writer.write(&a)?;
+            return Err(ERANGE);
+        }
+        a.buf_used = out.len() as u32;
+        UserSlice::new(user_ptr(a.buf)?, out.len())
+            .writer()
+            .write_slice(&out)?;
+        writer.write(&a)?;
+        Ok(0)
+    }
+
+    fn stat(&self, arg: usize) -> Result<isize> {
+        let (mut reader, mut writer) =
+            UserSlice::new(UserPtr::from_addr(arg), size_of::<uapi::StatArgs>()).reader_writer();
+        let mut a: uapi::StatArgs = reader.read()?;
+        if a.flags != 0 {
+            return Err(EINVAL);
+        }
+        let path_buf = copy_path(a.path, a.path_len, &self.limits)?;
+        let path = Path::parse(&path_buf, &self.limits)?;
+        a.stat = with_store(|t| t.stat(&path))?;
+        writer.write(&a)?;
+        Ok(0)
+    }
+
+    fn store_stats(&self, arg: usize) -> Result<isize> {
+        let stats = with_store(|t| Ok(t.stats()))?;
+        UserSlice::new(UserPtr::from_addr(arg), size_of::<uapi::StoreStats>())
+            .writer()
+            .write(&stats)?;
+        Ok(0)
+    }
+
+    /// Runs one text command, returning its response (empty for commands without output).
+    fn run_text(&self, command: Command<'_>) -> Result<KVVec<u8>> {
+        let limits = &self.limits;
+        let mut out = KVVec::new();
+        match command {
+            Command::Set {
+                path,
+                value,
+                create,
+            } => {
+                let path = Path::parse(path, limits)?;
+                if value.len() > limits.max_value_len as usize {
+                    return Err(E2BIG);
+                }
+                let value = value_from(value)?;
+                with_store(|t| t.set(&path, value, create))?;
+            }
+            Command::Get { path } => {
+                let path = Path::parse(path, limits)?;
+                let (value, _) = with_store(|t| t.get(&path))?;
+                out.reserve(value.as_bytes().len() + 1, GFP_KERNEL)?;
+                out.extend_from_slice(value.as_bytes(), GFP_KERNEL)?;
+                out.push(b'\n', GFP_KERNEL)?;
+            }
+            Command::Delete { path, recursive } => {
+                let path = Path::parse(path, limits)?;
+                with_store(|t| t.delete(&path, recursive))?;
+            }
+            Command::List { path } => {
+                let path = Path::parse(path, limits)?;
+                // Page through the children, re-taking the lock for each chunk.
+                let mut chunk = KVVec::with_capacity(LIST_CHUNK as usize, GFP_KERNEL)?;
+                let mut after: Option<KVec<u8>> = None;
+                loop {
+                    chunk.clear();
+                    let listing = with_store(|t| t.list(&path, after.as_deref(), &mut chunk))?;
+                    let mut last: &[u8] = &[];
+                    for name in chunk.split(|&b| b == 0).take(listing.count as usize) {
+                        out.extend_from_slice(name, GFP_KERNEL)?;
+                        out.push(b'\n', GFP_KERNEL)?;
+                        last = name;
+                    }
+                    if !listing.more || listing.count == 0 {
+                        break;
+                    }
+                    let mut cursor = KVec::with_capacity(last.len(), GFP_KERNEL)?;
+                    cursor.extend_from_slice(last, GFP_KERNEL)?;
+                    after = Some(cursor);
+                }
+            }
+            Command::Stat { path } => {
+                let path = Path::parse(path, limits)?;
+                let st = with_store(|t| t.stat(&path))?;
+                writeln!(
+                    TextOut(&mut out),
+                    "version={} child_version={} ctime_ns={} mtime_ns={} children={} \
+                     value_len={} has_value={}",
+                    st.version,
+                    st.child_version,
+                    st.ctime_ns,
+                    st.mtime_ns,
+                    st.num_children,
+                    st.value_len,
+                    u32::from(st.flags & uapi::STAT_HAS_VALUE != 0)
+                )
+                .map_err(|_| ENOMEM)?;
+            }
+            Command::Stats => {
+                let s = with_store(|t| Ok(t.stats()))?;
+                writeln!(
+                    TextOut(&mut out),
+                    "nodes={} bytes={} max_nodes={} max_bytes={} max_value_len={} \
+                     max_path_len={} max_depth={} sequence={}",
+                    s.nodes,
+                    s.bytes,
+                    s.max_nodes,
+                    s.max_bytes,
+                    s.max_value_len,
+                    s.max_path_len,
+                    s.max_depth,
+                    s.sequence
+                )
+                .map_err(|_| ENOMEM)?;
+            }
+        }
+        Ok(out)
+    }
+}
+
+#[vtable]
+impl MiscDevice for OpenFile {
+    type Ptr = Pin<KBox<Self>>;
+
+    fn open(_file: &File, _misc: &MiscDeviceRegistration<Self>) -> Result<Pin<KBox<Self>>> {
+        KBox::try_pin_init(
+            try_pin_init!(OpenFile {
+                limits: Limits::from_module_params(),
+                response <- new_mutex!(Response {
+                    bytes: KVVec::new(),
+                    pos: 0,
+                }),
+            }),
+            GFP_KERNEL,
+        )
+    }
+
+    fn ioctl(me: Pin<&OpenFile>, _file: &File, cmd: u32, arg: usize) -> Result<isize> {
+        match cmd {
+            uapi::IOC_VERSION => me.version(arg),
+            uapi::IOC_SET => me.set(arg),
+            uapi::IOC_GET => me.get(arg),
+            uapi::IOC_DELETE => me.delete(arg),
+            uapi::IOC_LIST => me.list(arg),
+            uapi::IOC_STAT => me.stat(arg),
+            uapi::IOC_STORE_STATS => me.store_stats(arg),
+            _ => Err(ENOTTY),
+        }
+    }
+
+    fn write_iter(kiocb: Kiocb<'_, Self::Ptr>, iov: &mut IovIterSource<'_>) -> Result<usize> {
+        let me = kiocb.file();
+        let len = iov.len();
+        // The longest valid command: a verb, two spaces, a path, a value and a newline.
+        let longest = me.limits.max_path_len as usize + me.limits.max_value_len as usize + 16;
+        if len > longest {
+            return Err(E2BIG);
+        }
+        let mut line = KVVec::with_capacity(len, GFP_KERNEL)?;
+        if iov.copy_from_iter_vec(&mut line, GFP_KERNEL)? != len {
+            return Err(EFAULT);
+        }
+        let command = Command::parse(&line)?;
+        let out = me.run_text(command)?;
+        let mut response = me.response.lock();
+        response.bytes = out;
+        response.pos = 0;
+        Ok(len)
+    }
+
+    fn read_iter(kiocb: Kiocb<'_, Self::Ptr>, iov: &mut IovIterDest<'_>) -> Result<usize> {
+        let me = kiocb.file();
+        if iov.is_empty() {
+            return Ok(0);
+        }
+        let mut response = me.response.lock();
+        let pos = response.pos;
+        let pending = response.bytes.get(pos..).unwrap_or(&[]);
+        // The response is this file's own kernel buffer; copying it while holding the file's
+        // lock only serialises readers of the same file.
+        let copied = iov.copy_to_iter(pending);
+        if copied == 0 && !pending.is_empty() {
+            return Err(EFAULT);
+        }
+        response.pos = pos + copied;
+        if response.pos == response.bytes.len() {
+            response.bytes = KVVec::new();
+            response.pos = 0;
+        }
+        Ok(copied)
+    }
+}

@@ -1,0 +1,73 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The store's limits, set by module parameters when the module is loaded.
+
+use crate::uapi;
+
+/// Limits on what the store accepts. Every operation checks them before it changes anything.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Limits {
+    /// Largest value in bytes.
+    pub(crate) max_value_len: u32,
+    /// Longest path in bytes.
+    pub(crate) max_path_len: u32,
+    /// Deepest path in components.
+    pub(crate) max_depth: u32,
+    /// Most nodes, the root included.
+    pub(crate) max_nodes: u64,
+    /// Most bytes of names and values.
+    pub(crate) max_bytes: u64,
+}
+
+/// Paths are at most this long whatever `max_path_len` says: it bounds the kernel buffer a path
+/// is copied into.
+const MAX_PATH_LEN_CEILING: u32 = 65536;
+
+/// Values are at most this long whatever `max_value_len` says (so lengths fit the ABI's `u32` and
+/// a value fits a `kvmalloc` allocation comfortably).
+const MAX_VALUE_LEN_CEILING: u32 = 64 << 20;
+
+/// Paths are at most this deep whatever `max_depth` says: it bounds the work stack of recursive
+/// deletes.
+const MAX_DEPTH_CEILING: u32 = 4096;
+
+impl Limits {
+    /// The limits the module parameters set (they are read-only after load).
+    pub(crate) fn from_module_params() -> Self {
+        use crate::module_parameters as p;
+        Self::from_params(
+            *p::max_value_len.value(),
+            *p::max_path_len.value(),
+            *p::max_depth.value(),
+            *p::max_nodes.value(),
+            *p::max_bytes.value(),
+        )
+    }
+
+    /// Builds the limits from the module parameters, clamping each to what the module supports.
+    pub(crate) fn from_params(
+        max_value_len: u32,
+        max_path_len: u32,
+        max_depth: u32,
+        max_nodes: u64,
+        max_bytes: u64,
+    ) -> Self {
+        Self {
+            max_value_len: max_value_len.min(MAX_VALUE_LEN_CEILING),
+            max_path_len: max_path_len.clamp(1, MAX_PATH_LEN_CEILING),
+            max_depth: max_depth.min(MAX_DEPTH_CEILING),
+            // The root always exists.
+            max_nodes: max_nodes.max(1),
+            max_bytes,
+        }
+    }
+
+    /// Copies the limits into the ABI's statistics structure.
+    pub(crate) fn fill(&self, stats: &mut uapi::StoreStats) {
+        stats.max_nodes = self.max_nodes;
+        stats.max_bytes = self.max_bytes;
+        stats.max_value_len = self.max_value_len;
+        stats.max_path_len = self.max_path_len;
+        stats.max_depth = self.max_depth;
+    }
+}

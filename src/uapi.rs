@@ -1,0 +1,263 @@
+// SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note
+
+//! The pathstore ioctl ABI: the one definition of its numbers and structures.
+//!
+//! This file is compiled twice: into the kernel module (as `crate::uapi`) and into the userspace
+//! crate `pathstore-abi` under `tools/`. It therefore depends on `core` alone. The C header
+//! `include/uapi/linux/pathstore.h` mirrors it; a test in `tools/pathstore-abi` compiles the header
+//! and checks that every size, offset and number agrees with this file.
+//!
+//! Rules every structure follows:
+//! - `#[repr(C)]`, only fixed-width integer fields, explicit padding named `pad*` and `reserved`
+//!   arrays; the module rejects a non-zero padding or reserved field with `EINVAL`, so they can
+//!   gain a meaning later.
+//! - User buffers are passed as a 64-bit address plus a 32-bit length, so that 32-bit and 64-bit
+//!   processes share one layout.
+//! - Sizes are part of the ioctl numbers: a structure that grows gets a new number.
+//!
+//! Paths are byte strings (not NUL-terminated) passed by address and length.
+
+/// Version of this ABI. Bumped on any incompatible change; compatible additions keep it.
+pub const ABI_VERSION: u32 = 1;
+
+/// The ioctl "magic" (type) byte of pathstore.
+pub const IOC_MAGIC: u32 = 0xB9;
+
+/// Name of the misc device (`/dev/pathstore`).
+pub const DEVICE_NAME: &str = "pathstore";
+
+/// Longest component of a path, in bytes.
+pub const MAX_NAME_LEN: u32 = 255;
+
+const IOC_NRBITS: u32 = 8;
+const IOC_TYPEBITS: u32 = 8;
+const IOC_SIZEBITS: u32 = 14;
+const IOC_NRSHIFT: u32 = 0;
+const IOC_TYPESHIFT: u32 = IOC_NRSHIFT + IOC_NRBITS;
+const IOC_SIZESHIFT: u32 = IOC_TYPESHIFT + IOC_TYPEBITS;
+const IOC_DIRSHIFT: u32 = IOC_SIZESHIFT + IOC_SIZEBITS;
+const IOC_WRITE: u32 = 1;
+const IOC_READ: u32 = 2;
+
+/// Encodes an ioctl number as the kernel's `_IOC()` does on x86, arm64 and most architectures.
+const fn ioc(dir: u32, nr: u32, size: usize) -> u32 {
+    // The size field holds 14 bits; every structure here is far smaller (checked below).
+    (dir << IOC_DIRSHIFT) | ((size as u32) << IOC_SIZESHIFT) | (IOC_MAGIC << IOC_TYPESHIFT) | nr
+}
+
+const fn ior<T>(nr: u32) -> u32 {
+    ioc(IOC_READ, nr, core::mem::size_of::<T>())
+}
+
+const fn iowr<T>(nr: u32) -> u32 {
+    ioc(IOC_READ | IOC_WRITE, nr, core::mem::size_of::<T>())
+}
+
+const fn iow<T>(nr: u32) -> u32 {
+    ioc(IOC_WRITE, nr, core::mem::size_of::<T>())
+}
+
+/// `PATHSTORE_IOC_VERSION`: the handshake. Fills [`VersionArgs`]; never fails on a valid pointer.
+pub const IOC_VERSION: u32 = ior::<VersionArgs>(0x00);
+/// `PATHSTORE_IOC_SET`: create or replace a node's value ([`SetArgs`]).
+pub const IOC_SET: u32 = iowr::<SetArgs>(0x01);
+/// `PATHSTORE_IOC_GET`: read a node's value ([`GetArgs`]).
+pub const IOC_GET: u32 = iowr::<GetArgs>(0x02);
+/// `PATHSTORE_IOC_DELETE`: delete a node, or a subtree ([`DeleteArgs`]).
+pub const IOC_DELETE: u32 = iow::<DeleteArgs>(0x03);
+/// `PATHSTORE_IOC_LIST`: list the children of a node, in byte order, from a cursor ([`ListArgs`]).
+pub const IOC_LIST: u32 = iowr::<ListArgs>(0x04);
+/// `PATHSTORE_IOC_STAT`: a node's metadata ([`StatArgs`]).
+pub const IOC_STAT: u32 = iowr::<StatArgs>(0x05);
+/// `PATHSTORE_IOC_STORE_STATS`: whole-store usage and limits ([`StoreStats`]).
+pub const IOC_STORE_STATS: u32 = ior::<StoreStats>(0x06);
+
+/// [`SetArgs::flags`]: fail with `EEXIST` if the node already exists (with or without a value).
+pub const SET_CREATE: u32 = 1 << 0;
+/// Every flag [`SetArgs::flags`] accepts.
+pub const SET_FLAGS_ALL: u32 = SET_CREATE;
+
+/// [`DeleteArgs::flags`]: delete the node together with all its descendants.
+pub const DELETE_RECURSIVE: u32 = 1 << 0;
+/// Every flag [`DeleteArgs::flags`] accepts.
+pub const DELETE_FLAGS_ALL: u32 = DELETE_RECURSIVE;
+
+/// [`ListArgs::result_flags`]: more children follow the last one returned; call again with it as
+/// the cursor.
+pub const LIST_MORE: u32 = 1 << 0;
+
+/// [`NodeStat::flags`]: the node holds a value (possibly empty).
+pub const STAT_HAS_VALUE: u32 = 1 << 0;
+
+/// Argument of [`IOC_VERSION`].
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct VersionArgs {
+    /// Out: [`ABI_VERSION`] of the running module.
+    pub abi_version: u32,
+    /// Out: the module's version, `major << 16 | minor << 8 | patch`.
+    pub module_version: u32,
+    /// Out: zero.
+    pub reserved: [u64; 3],
+}
+
+/// Argument of [`IOC_SET`].
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SetArgs {
+    /// In: address of the path.
+    pub path: u64,
+    /// In: address of the value (may be 0 when `value_len` is 0).
+    pub value: u64,
+    /// In: length of the path in bytes.
+    pub path_len: u32,
+    /// In: length of the value in bytes.
+    pub value_len: u32,
+    /// In: `SET_*` flags.
+    pub flags: u32,
+    /// Must be zero.
+    pub pad: u32,
+    /// Out: the node's version after the change.
+    pub version: u64,
+    /// Must be zero.
+    pub reserved: [u64; 2],
+}
+
+/// Argument of [`IOC_GET`].
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct GetArgs {
+    /// In: address of the path.
+    pub path: u64,
+    /// In: address of the buffer the value is copied to.
+    pub buf: u64,
+    /// In: length of the path in bytes.
+    pub path_len: u32,
+    /// In: size of the buffer.
+    pub buf_len: u32,
+    /// Out: length of the value. Also set when the call fails with `ERANGE` (buffer too small),
+    /// so the caller can retry with a buffer this large.
+    pub value_len: u32,
+    /// In: must be zero (no flags defined yet).
+    pub flags: u32,
+    /// Out: the node's version.
+    pub version: u64,
+    /// Must be zero.
+    pub reserved: [u64; 2],
+}
+
+/// Argument of [`IOC_DELETE`].
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DeleteArgs {
+    /// In: address of the path.
+    pub path: u64,
+    /// In: length of the path in bytes.
+    pub path_len: u32,
+    /// In: `DELETE_*` flags.
+    pub flags: u32,
+    /// Must be zero.
+    pub reserved: [u64; 2],
+}
+
+/// Argument of [`IOC_LIST`].
+///
+/// The children's names are written to `buf` one after the other, each followed by a NUL byte
+/// (names never contain NUL or `/`). Listing starts after the name `after` (exclusive) or, when
+/// `after_len` is 0, at the first child; pass the last name returned to continue.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ListArgs {
+    /// In: address of the path of the parent.
+    pub path: u64,
+    /// In: address of the cursor name (may be 0 when `after_len` is 0).
+    pub after: u64,
+    /// In: address of the output buffer.
+    pub buf: u64,
+    /// In: length of the path in bytes.
+    pub path_len: u32,
+    /// In: length of the cursor name in bytes.
+    pub after_len: u32,
+    /// In: size of the output buffer.
+    pub buf_len: u32,
+    /// Out: bytes written to `buf`. When the call fails with `ERANGE` (not even the next name
+    /// fits), the size that name needs.
+    pub buf_used: u32,
+    /// Out: number of names written.
+    pub count: u32,
+    /// In: must be zero.
+    pub flags: u32,
+    /// Out: `LIST_*` flags.
+    pub result_flags: u32,
+    /// Must be zero.
+    pub pad: u32,
+    /// Must be zero.
+    pub reserved: [u64; 2],
+}
+
+/// A node's metadata, as returned by [`IOC_STAT`].
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NodeStat {
+    /// Version of the node: a store-wide sequence number taken when the node was created or its
+    /// value last changed. It only ever increases.
+    pub version: u64,
+    /// Sequence number of the last creation or deletion of a direct child (0 if none yet).
+    pub child_version: u64,
+    /// Creation time, nanoseconds since the epoch (`CLOCK_REALTIME`).
+    pub ctime_ns: u64,
+    /// Time of the last change of the value, nanoseconds since the epoch.
+    pub mtime_ns: u64,
+    /// Number of direct children.
+    pub num_children: u64,
+    /// Length of the value in bytes (0 without a value).
+    pub value_len: u32,
+    /// `STAT_*` flags.
+    pub flags: u32,
+    /// Zero.
+    pub reserved: [u64; 2],
+}
+
+/// Argument of [`IOC_STAT`].
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StatArgs {
+    /// In: address of the path.
+    pub path: u64,
+    /// In: length of the path in bytes.
+    pub path_len: u32,
+    /// In: must be zero.
+    pub flags: u32,
+    /// Out: the node's metadata.
+    pub stat: NodeStat,
+}
+
+/// Argument of [`IOC_STORE_STATS`]: usage and limits of the whole store.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StoreStats {
+    /// Nodes in the store, the root included.
+    pub nodes: u64,
+    /// Bytes accounted: the sum of all names and values.
+    pub bytes: u64,
+    /// Limit on `nodes` (module parameter `max_nodes`).
+    pub max_nodes: u64,
+    /// Limit on `bytes` (module parameter `max_bytes`).
+    pub max_bytes: u64,
+    /// The store-wide sequence number: the version the next change will exceed.
+    pub sequence: u64,
+    /// Largest value, in bytes (module parameter `max_value_len`).
+    pub max_value_len: u32,
+    /// Longest path, in bytes (module parameter `max_path_len`).
+    pub max_path_len: u32,
+    /// Deepest path, in components (module parameter `max_depth`).
+    pub max_depth: u32,
+    /// Zero.
+    pub pad: u32,
+    /// Zero.
+    pub reserved: [u64; 4],
+}
+
+// Every argument must fit the 14-bit size field of an ioctl number.
+const _: () = assert!(core::mem::size_of::<ListArgs>() < (1 << IOC_SIZEBITS));
+const _: () = assert!(core::mem::size_of::<StoreStats>() < (1 << IOC_SIZEBITS));

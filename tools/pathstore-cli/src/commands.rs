@@ -1,0 +1,294 @@
+//! What each subcommand does.
+
+use std::fs;
+use std::io::{self, BufWriter, Read, Write};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::path::Path;
+
+use pathstore::dump::{self, Dump, DumpWriter, Entry, RestoreMode};
+use pathstore::{abi, Pathstore};
+use serde::ser::{Serialize, Serializer};
+use serde_json::{json, Value};
+
+use crate::{tree, CliError, Command};
+
+/// Runs `command` against the device at `device`.
+pub fn run(device: &Path, command: Command) -> Result<(), CliError> {
+    let open = || Pathstore::open_path(device);
+    match command {
+        Command::Set {
+            create,
+            stdin,
+            path,
+            value,
+        } => {
+            let value = match value {
+                Some(value) if !stdin && value != "-" => value.into_vec(),
+                _ => read_input(Path::new("-"))?,
+            };
+            let store = open()?;
+            if create {
+                store.create(path.as_bytes(), value)?;
+            } else {
+                store.set(path.as_bytes(), value)?;
+            }
+            Ok(())
+        }
+        Command::Get { json, path } => {
+            let (value, version) = open()?.get_with_version(path.as_bytes())?;
+            if json {
+                let entry = Entry {
+                    path: path.into_vec(),
+                    value: Some(value),
+                };
+                print_json(&GetJson { entry, version })
+            } else {
+                write_stdout(|out| out.write_all(&value))
+            }
+        }
+        Command::Rm { recursive, path } => {
+            let store = open()?;
+            if recursive {
+                store.delete_recursive(path.as_bytes())?;
+            } else {
+                store.delete(path.as_bytes())?;
+            }
+            Ok(())
+        }
+        Command::Ls { json, path } => {
+            let names = open()?.list(path.as_bytes())?;
+            if json {
+                let names = names
+                    .into_iter()
+                    .map(|n| vec![bytes_field("name", "name_base64", n)])
+                    .collect();
+                print_json(&FieldsList(names))
+            } else {
+                write_stdout(|out| {
+                    names.iter().try_for_each(|name| {
+                        out.write_all(name)?;
+                        out.write_all(b"\n")
+                    })
+                })
+            }
+        }
+        Command::Tree { path } => {
+            let store = open()?;
+            let mut out = BufWriter::new(io::stdout().lock());
+            tree::render(store.walk(path.as_bytes()), &mut out)?;
+            out.flush().map_err(CliError::io("write stdout"))
+        }
+        Command::Stat { json, path } => {
+            let stat = open()?.stat(path.as_bytes())?;
+            let fields = vec![
+                bytes_field("path", "path_base64", path.into_vec()),
+                ("version", json!(stat.version)),
+                ("child_version", json!(stat.child_version)),
+                ("ctime_ns", json!(stat.ctime_ns)),
+                ("mtime_ns", json!(stat.mtime_ns)),
+                ("num_children", json!(stat.num_children)),
+                ("value_len", json!(stat.value_len)),
+                ("has_value", json!(stat.flags & abi::STAT_HAS_VALUE != 0)),
+            ];
+            print_fields(&fields, json)
+        }
+        Command::Stats { json } => {
+            let stats = open()?.store_stats()?;
+            let fields = vec![
+                ("nodes", json!(stats.nodes)),
+                ("bytes", json!(stats.bytes)),
+                ("max_nodes", json!(stats.max_nodes)),
+                ("max_bytes", json!(stats.max_bytes)),
+                ("max_value_len", json!(stats.max_value_len)),
+                ("max_path_len", json!(stats.max_path_len)),
+                ("max_depth", json!(stats.max_depth)),
+                ("sequence", json!(stats.sequence)),
+            ];
+            print_fields(&fields, json)
+        }
+        Command::Dump { path } => {
+            let store = open()?;
+            let write = || CliError::io("write stdout");
+            let mut out = DumpWriter::new(BufWriter::new(io::stdout().lock())).map_err(write())?;
+            for node in store.walk(path.as_bytes()) {
+                out.entry(&Entry::from(node?)).map_err(write())?;
+            }
+            out.finish().map_err(write())?;
+            Ok(())
+        }
+        Command::Load { create, file } => {
+            let input = read_input(&file)?;
+            let dump = Dump::from_slice(&input).map_err(|source| CliError::Json {
+                what: input_name(&file),
+                source,
+            })?;
+            let mode = if create {
+                RestoreMode::CreateOnly
+            } else {
+                RestoreMode::Overwrite
+            };
+            dump::restore(&open()?, &dump.entries, mode)?;
+            Ok(())
+        }
+        Command::Version { json } => {
+            let module = open()?.version()?;
+            let v = module.module_version;
+            let module_version = format!("{}.{}.{}", v >> 16, (v >> 8) & 0xff, v & 0xff);
+            let cli_version = env!("CARGO_PKG_VERSION");
+            if json {
+                let fields = vec![
+                    ("cli_version", json!(cli_version)),
+                    ("cli_abi_version", json!(abi::ABI_VERSION)),
+                    ("module_version", json!(module_version)),
+                    ("module_abi_version", json!(module.abi_version)),
+                ];
+                print_json(&JsonObject(&fields))
+            } else {
+                let (cli_abi, module_abi) = (abi::ABI_VERSION, module.abi_version);
+                write_stdout(|out| {
+                    writeln!(out, "pathstore {cli_version} (ABI {cli_abi})")?;
+                    writeln!(out, "module {module_version} (ABI {module_abi})")
+                })
+            }
+        }
+    }
+}
+
+/// What `get --json` prints: the entry's fields plus the version.
+#[derive(serde::Serialize)]
+struct GetJson {
+    #[serde(flatten)]
+    entry: Entry,
+    version: u64,
+}
+
+/// Named values printed in order, as JSON or as aligned `key: value` lines.
+type Fields = Vec<(&'static str, Value)>;
+
+/// The field for a byte string: `key` when it is UTF-8, else `key_base64` with its base64.
+fn bytes_field(
+    key: &'static str,
+    key_base64: &'static str,
+    bytes: Vec<u8>,
+) -> (&'static str, Value) {
+    match dump::encode_bytes(bytes) {
+        (Some(text), _) => (key, Value::String(text)),
+        (None, base64) => (key_base64, Value::String(base64.unwrap_or_default())),
+    }
+}
+
+/// Serializes [`Fields`] as a JSON object, keeping their order.
+struct JsonObject<'a>(&'a Fields);
+
+impl Serialize for JsonObject<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(self.0.iter().map(|(k, v)| (k, v)))
+    }
+}
+
+/// A list of [`Fields`], serialized as an array of objects.
+struct FieldsList(Vec<Fields>);
+
+impl Serialize for FieldsList {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.0.iter().map(JsonObject))
+    }
+}
+
+/// Prints `fields` as a JSON object, or as `key: value` lines.
+fn print_fields(fields: &Fields, json: bool) -> Result<(), CliError> {
+    if json {
+        return print_json(&JsonObject(fields));
+    }
+    write_stdout(|out| {
+        fields.iter().try_for_each(|(key, value)| match value {
+            Value::String(text) => writeln!(out, "{:<15}{text}", format!("{key}:")),
+            other => writeln!(out, "{:<15}{other}", format!("{key}:")),
+        })
+    })
+}
+
+/// Prints a value as one line of JSON.
+fn print_json(value: &impl Serialize) -> Result<(), CliError> {
+    let line = serde_json::to_string(value).expect("JSON output is serializable");
+    write_stdout(|out| writeln!(out, "{line}"))
+}
+
+/// Runs `f` on a buffered, locked standard output and flushes it.
+fn write_stdout(f: impl FnOnce(&mut dyn Write) -> io::Result<()>) -> Result<(), CliError> {
+    let mut out = BufWriter::new(io::stdout().lock());
+    f(&mut out)
+        .and_then(|()| out.flush())
+        .map_err(CliError::io("write stdout"))
+}
+
+/// Reads all of `file`, or of standard input for `-`.
+fn read_input(file: &Path) -> Result<Vec<u8>, CliError> {
+    let what = format!("read {}", input_name(file));
+    if file == Path::new("-") {
+        let mut input = Vec::new();
+        io::stdin()
+            .lock()
+            .read_to_end(&mut input)
+            .map_err(CliError::io(what))?;
+        Ok(input)
+    } else {
+        fs::read(file).map_err(CliError::io(what))
+    }
+}
+
+/// How messages name an input file.
+fn input_name(file: &Path) -> String {
+    if file == Path::new("-") {
+        "stdin".to_owned()
+    } else {
+        file.display().to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn to_json(fields: &Fields) -> String {
+        serde_json::to_string(&JsonObject(fields)).unwrap()
+    }
+
+    #[test]
+    fn byte_string_fields() {
+        assert_eq!(
+            to_json(&vec![bytes_field("path", "path_base64", b"/a".to_vec())]),
+            r#"{"path":"/a"}"#
+        );
+        assert_eq!(
+            to_json(&vec![bytes_field("name", "name_base64", vec![0xff])]),
+            r#"{"name_base64":"/w=="}"#
+        );
+    }
+
+    #[test]
+    fn fields_keep_their_order() {
+        let fields = vec![("z", json!(1)), ("a", json!(true))];
+        assert_eq!(to_json(&fields), r#"{"z":1,"a":true}"#);
+    }
+
+    #[test]
+    fn get_json_flattens_the_entry() {
+        let entry = Entry {
+            path: b"/a".to_vec(),
+            value: Some(vec![0, 0xff]),
+        };
+        let json = serde_json::to_string(&GetJson { entry, version: 7 }).unwrap();
+        assert_eq!(json, r#"{"path":"/a","value_base64":"AP8=","version":7}"#);
+    }
+
+    #[test]
+    fn names_list_as_objects() {
+        let list = FieldsList(vec![vec![bytes_field(
+            "name",
+            "name_base64",
+            b"a".to_vec(),
+        )]]);
+        assert_eq!(serde_json::to_string(&list).unwrap(), r#"[{"name":"a"}]"#);
+    }
+}

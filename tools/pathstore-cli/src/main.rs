@@ -1,0 +1,241 @@
+//! `pathstore`: the command-line client of the pathstore kernel module (`/dev/pathstore`), in
+//! the style of etcdctl, zkCli and keyctl.
+//!
+//! ```text
+//! pathstore set /svc/api/leader host-a        # create or replace a value
+//! pathstore set --create /lock me             # fail with EEXIST if /lock exists
+//! pathstore set /blob --stdin < file.bin      # binary-safe (also: pathstore set /blob -)
+//! pathstore get /svc/api/leader               # the raw value, no newline added
+//! pathstore get --json /svc/api/leader        # {"path":...,"value":...,"version":N}
+//! pathstore ls /svc                           # one child name per line
+//! pathstore tree /svc                         # box-drawing picture with short values
+//! pathstore stat /svc/api/leader              # version, times, children, value length
+//! pathstore stats                             # store usage and limits
+//! pathstore rm -r /svc                        # delete a subtree
+//! pathstore dump / > backup.json              # JSON backup of a subtree
+//! pathstore load backup.json                  # restore it (also from stdin: load -)
+//! pathstore version                           # versions of this program and of the module
+//! ```
+//!
+//! The device is `--device PATH`, else `$PATHSTORE_DEVICE`, else `/dev/pathstore`.
+//!
+//! Exit status: 0 on success; 1 when an operation fails, with one line on stderr such as
+//! `pathstore: get /missing: No such file or directory (ENOENT)`; 2 for a usage error.
+//!
+//! # JSON
+//!
+//! Byte strings (paths, names, values) appear in JSON as a string field `x` when they are valid
+//! UTF-8, otherwise as `x_base64` holding their bytes in standard base64 with padding. So
+//! `get --json` prints `{"path":"/a","value":"text","version":7}` or
+//! `{"path":"/a","value_base64":"AP8=","version":7}`.
+//!
+//! # Dump format
+//!
+//! `dump` writes, and `load` reads, one JSON object: a format version and a flat list of entries,
+//! one per node of the subtree (the dumped node included), parents before children, one per
+//! line:
+//!
+//! ```json
+//! {"pathstore_dump":1,"entries":[
+//! {"path":"/svc"},
+//! {"path":"/svc/api/leader","value":"host-a"},
+//! {"path":"/svc/blob","value_base64":"AAEC/w=="}
+//! ]}
+//! ```
+//!
+//! Each entry has `path` (or `path_base64`), the absolute path, and `value` (or
+//! `value_base64`); an entry without a value field is a node without a value. Unknown fields
+//! are rejected. `load` sets every entry in order; entries without a value only make sure the
+//! node exists. It deletes nothing, so loading into an empty subtree restores it exactly. With
+//! `--create` an entry with a value fails with `EEXIST` when its node exists. The full
+//! description is in the `pathstore::dump` module of the client library.
+
+mod commands;
+mod tree;
+
+use std::ffi::OsString;
+use std::fmt;
+use std::io;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use pathstore::{Errno, ErrnoDisplay, DEFAULT_DEVICE};
+
+/// Command-line client of the pathstore kernel module.
+#[derive(Debug, Parser)]
+#[command(name = "pathstore", version, about, long_about = None)]
+struct Cli {
+    /// The pathstore device.
+    #[arg(long, global = true, value_name = "PATH", env = "PATHSTORE_DEVICE", default_value = DEFAULT_DEVICE)]
+    device: PathBuf,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Set the value of a node, creating it and its missing parents.
+    Set {
+        /// Fail (EEXIST) if the node exists.
+        #[arg(long)]
+        create: bool,
+        /// Read the value from standard input (binary-safe); same as VALUE `-`.
+        #[arg(long, conflicts_with = "value")]
+        stdin: bool,
+        /// The node's path, e.g. /svc/api/leader.
+        path: OsString,
+        /// The value; `-` reads it from standard input.
+        #[arg(required_unless_present = "stdin")]
+        value: Option<OsString>,
+    },
+    /// Print the value of a node (raw bytes, nothing added).
+    Get {
+        /// Print {"path","value"|"value_base64","version"} as JSON.
+        #[arg(long)]
+        json: bool,
+        /// The node's path.
+        path: OsString,
+    },
+    /// Delete a node.
+    Rm {
+        /// Delete the node and everything below it.
+        #[arg(short, long)]
+        recursive: bool,
+        /// The node's path.
+        path: OsString,
+    },
+    /// List the children of a node, one name per line, in byte order.
+    Ls {
+        /// Print a JSON array of {"name"|"name_base64"} objects.
+        #[arg(long)]
+        json: bool,
+        /// The node's path.
+        path: OsString,
+    },
+    /// Draw a subtree, with short values after the names.
+    Tree {
+        /// The root of the subtree.
+        #[arg(default_value = "/")]
+        path: OsString,
+    },
+    /// Print the metadata of a node.
+    Stat {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// The node's path.
+        path: OsString,
+    },
+    /// Print usage and limits of the whole store.
+    Stats {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write a subtree as JSON to standard output, for backups and migration (see `load`).
+    Dump {
+        /// The root of the subtree.
+        #[arg(default_value = "/")]
+        path: OsString,
+    },
+    /// Restore the nodes of a `dump`: set every entry, deleting nothing.
+    Load {
+        /// Fail (EEXIST) on an entry with a value whose node exists.
+        #[arg(long)]
+        create: bool,
+        /// The dump file; `-` is standard input.
+        #[arg(default_value = "-")]
+        file: PathBuf,
+    },
+    /// Print the versions of this program and of the module.
+    Version {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Why a command failed.
+#[derive(Debug, thiserror::Error)]
+enum CliError {
+    /// An operation on the store failed.
+    #[error(transparent)]
+    Store(#[from] pathstore::Error),
+    /// Reading or writing a file or a standard stream failed.
+    #[error("{what}: {}", IoDisplay(.source))]
+    Io {
+        /// What was read or written.
+        what: String,
+        /// The error.
+        source: io::Error,
+    },
+    /// A dump could not be parsed.
+    #[error("{what}: {source}")]
+    Json {
+        /// Where the dump came from.
+        what: String,
+        /// The error.
+        source: serde_json::Error,
+    },
+}
+
+impl CliError {
+    /// An I/O error while doing `what`.
+    fn io(what: impl Into<String>) -> impl FnOnce(io::Error) -> CliError {
+        move |source| CliError::Io {
+            what: what.into(),
+            source,
+        }
+    }
+}
+
+/// Displays an I/O error like a store error: `No such file or directory (ENOENT)`.
+struct IoDisplay<'a>(&'a io::Error);
+
+impl fmt::Display for IoDisplay<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0.raw_os_error() {
+            Some(code) => ErrnoDisplay(Errno::from_raw_os_error(code)).fmt(f),
+            None => self.0.fmt(f),
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match commands::run(&cli.device, cli.command) {
+        Ok(()) => ExitCode::SUCCESS,
+        // A reader that went away (`pathstore dump | head`) is not worth a message; exit as a
+        // program killed by SIGPIPE would.
+        Err(CliError::Io { source, .. }) if source.kind() == io::ErrorKind::BrokenPipe => {
+            ExitCode::from(141)
+        }
+        Err(err) => {
+            eprintln!("pathstore: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_valid() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn io_errors_show_errno_names() {
+        let err = CliError::io("read x")(io::Error::from_raw_os_error(2));
+        assert_eq!(
+            err.to_string(),
+            "read x: No such file or directory (ENOENT)"
+        );
+    }
+}

@@ -1,0 +1,140 @@
+//! Tests of the `pathstore` binary that need no pathstore device: usage, exit codes, messages and
+//! dump parsing (which happens before the device is opened).
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+/// Runs `pathstore ARGS` with `stdin` as standard input and no `PATHSTORE_DEVICE`.
+fn run(args: &[&str], stdin: &[u8]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pathstore"))
+        .args(args)
+        .env_remove("PATHSTORE_DEVICE")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run pathstore");
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8(output.stderr.clone()).unwrap()
+}
+
+/// Asserts exit status 1 and exactly one line `pathstore: MESSAGE` on stderr.
+fn assert_fails(output: &Output, message: &str) {
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    assert_eq!(stderr(output), format!("pathstore: {message}\n"));
+    assert!(output.stdout.is_empty());
+}
+
+#[test]
+fn help_lists_the_commands() {
+    let output = run(&["--help"], b"");
+    assert_eq!(output.status.code(), Some(0));
+    let help = String::from_utf8(output.stdout).unwrap();
+    for command in [
+        "set", "get", "rm", "ls", "tree", "stat", "stats", "dump", "load", "version",
+    ] {
+        assert!(
+            help.contains(&format!("\n  {command} ")),
+            "{command} missing from:\n{help}"
+        );
+    }
+    assert!(help.contains("--device <PATH>"));
+}
+
+#[test]
+fn version_flag_needs_no_device() {
+    let output = run(&["--version"], b"");
+    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(
+        output.stdout,
+        format!("pathstore {}\n", env!("CARGO_PKG_VERSION")).as_bytes()
+    );
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    for args in [
+        &[][..],
+        &["frobnicate"],
+        &["get"],
+        &["set", "/a"],
+        &["set", "--stdin", "/a", "value"],
+        &["rm", "--bogus", "/a"],
+    ] {
+        let output = run(args, b"");
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {output:?}");
+    }
+}
+
+#[test]
+fn missing_device_is_one_line_exit_1() {
+    let output = run(&["--device", "/nonexistent/pathstore", "get", "/a"], b"");
+    assert_fails(
+        &output,
+        "open /nonexistent/pathstore: No such file or directory (ENOENT)",
+    );
+}
+
+#[test]
+fn device_from_environment() {
+    let output = Command::new(env!("CARGO_BIN_EXE_pathstore"))
+        .args(["stats"])
+        .env("PATHSTORE_DEVICE", "/nonexistent/from-env")
+        .output()
+        .unwrap();
+    assert_fails(
+        &output,
+        "open /nonexistent/from-env: No such file or directory (ENOENT)",
+    );
+}
+
+#[test]
+fn other_device_fails_the_handshake() {
+    let output = run(&["--device", "/dev/null", "ls", "/"], b"");
+    assert_fails(
+        &output,
+        "handshake /dev/null: Inappropriate ioctl for device (ENOTTY)",
+    );
+}
+
+#[test]
+fn load_rejects_a_malformed_dump_before_opening_the_device() {
+    let device = ["--device", "/nonexistent/pathstore"];
+    let load = |input: &str| run(&[&device[..], &["load", "-"]].concat(), input.as_bytes());
+
+    assert_fails(
+        &load("not json"),
+        "stdin: expected ident at line 1 column 2",
+    );
+    assert_fails(
+        &load(r#"{"pathstore_dump":1,"entries":[{"path":"/a","valu":"x"}]}"#),
+        "stdin: unknown field `valu`, expected one of `path`, `path_base64`, `value`, \
+         `value_base64` at line 1 column 50",
+    );
+    // A well-formed dump gets as far as opening the device.
+    assert_fails(
+        &load("{\"pathstore_dump\":1,\"entries\":[\n{\"path\":\"/a\",\"value_base64\":\"AP8=\"}\n]}\n"),
+        "open /nonexistent/pathstore: No such file or directory (ENOENT)",
+    );
+}
+
+#[test]
+fn load_from_a_missing_file() {
+    let output = run(
+        &[
+            "--device",
+            "/nonexistent/pathstore",
+            "load",
+            "/nonexistent/dump.json",
+        ],
+        b"",
+    );
+    assert_fails(
+        &output,
+        "read /nonexistent/dump.json: No such file or directory (ENOENT)",
+    );
+}

@@ -1,0 +1,481 @@
+//! [`Pathstore`]: an open `/dev/pathstore` and the operations on it.
+
+use std::ffi::c_void;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+use pathstore_abi as abi;
+use rustix::fs::{Mode, OFlags};
+use rustix::io::Errno;
+use rustix::ioctl::{Ioctl, IoctlOutput, Opcode};
+
+use crate::error::{Error, Op, Result};
+use crate::walk::Walk;
+
+/// Where the device node lives by default: `/dev/` followed by
+/// [`DEVICE_NAME`](abi::DEVICE_NAME).
+pub const DEFAULT_DEVICE: &str = "/dev/pathstore";
+
+/// First buffer size [`Pathstore::get`] tries; larger values cost one more call.
+const INITIAL_VALUE_BUF: usize = 4096;
+/// First buffer size [`Pathstore::list`] tries.
+const INITIAL_LIST_BUF: usize = 4096;
+
+/// An open pathstore device.
+///
+/// All methods take `&self`: the module serialises concurrent calls, so one handle can be shared
+/// between threads. Paths are byte strings (`&str`, `&[u8]`, `Vec<u8>`, ...) and are not
+/// validated here; the module answers `EINVAL` or `ENAMETOOLONG` for bad ones.
+#[derive(Debug)]
+pub struct Pathstore {
+    fd: OwnedFd,
+}
+
+/// What [`Pathstore::get_into`] returns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GetResult {
+    /// Length of the value, which now fills the start of the buffer.
+    pub len: usize,
+    /// The node's version.
+    pub version: u64,
+}
+
+/// One page of children, as returned by [`Pathstore::list_page`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ListPage<'b> {
+    bytes: &'b [u8],
+    /// Number of names in the page.
+    pub count: usize,
+    /// More children follow: call again with the last name as the cursor.
+    pub more: bool,
+}
+
+impl<'b> ListPage<'b> {
+    /// The bytes the module wrote: each name followed by a NUL byte.
+    pub fn bytes(&self) -> &'b [u8] {
+        self.bytes
+    }
+
+    /// The names in the page, in byte order.
+    pub fn names(&self) -> impl Iterator<Item = &'b [u8]> + 'b {
+        self.bytes.split(|&b| b == 0).take(self.count)
+    }
+}
+
+/// An [`Ioctl`] made of a command number and an untyped argument pointer.
+struct RawIoctl {
+    cmd: Opcode,
+    arg: *mut c_void,
+}
+
+// SAFETY: `RawIoctl` is only built by `Pathstore::ioctl_raw`, whose caller guarantees that `arg`
+// is what `cmd` expects. It is marked mutating because pathstore's calls write to user memory;
+// the output is the system call's return value and does not read `arg`.
+unsafe impl Ioctl for RawIoctl {
+    type Output = IoctlOutput;
+    const IS_MUTATING: bool = true;
+
+    fn opcode(&self) -> Opcode {
+        self.cmd
+    }
+
+    fn as_ptr(&mut self) -> *mut c_void {
+        self.arg
+    }
+
+    unsafe fn output_from_ptr(out: IoctlOutput, _: *mut c_void) -> rustix::io::Result<IoctlOutput> {
+        Ok(out)
+    }
+}
+
+/// The user address of a buffer the module reads, as the ABI passes it.
+fn addr(buf: &[u8]) -> u64 {
+    buf.as_ptr().expose_provenance() as u64
+}
+
+/// The user address of a buffer the module writes.
+fn addr_mut(buf: &mut [u8]) -> u64 {
+    buf.as_mut_ptr().expose_provenance() as u64
+}
+
+/// The length of an input as the ABI's `u32`, or `errno` when it does not fit.
+fn len32(len: usize, errno: Errno) -> Result<u32, Errno> {
+    u32::try_from(len).map_err(|_| errno)
+}
+
+/// The size of an output buffer as the ABI's `u32`, using only its first 4 GiB if larger.
+fn buf_len32(len: usize) -> u32 {
+    u32::try_from(len).unwrap_or(u32::MAX)
+}
+
+impl Pathstore {
+    /// Opens [`DEFAULT_DEVICE`] and checks the ABI version (see [`Pathstore::open_path`]).
+    pub fn open() -> Result<Self> {
+        Self::open_path(DEFAULT_DEVICE)
+    }
+
+    /// Opens the device at `device` (`O_RDWR | O_CLOEXEC`) and does the version handshake.
+    ///
+    /// Fails with [`Op::Open`] when the file cannot be opened, with [`Op::Handshake`] when
+    /// `IOC_VERSION` fails (`ENOTTY` for a file that is not a pathstore device), and with
+    /// [`Error::AbiMismatch`] when the module's `abi_version` is not
+    /// [`ABI_VERSION`](abi::ABI_VERSION).
+    pub fn open_path(device: impl AsRef<Path>) -> Result<Self> {
+        let device = device.as_ref();
+        let name = device.as_os_str().as_bytes();
+        let fd = rustix::fs::open(device, OFlags::RDWR | OFlags::CLOEXEC, Mode::empty())
+            .map_err(|e| Error::os(Op::Open, Some(name), e))?;
+        Self::handshake(fd, name)
+    }
+
+    /// Wraps an already open device and does the version handshake, as
+    /// [`Pathstore::open_path`] does.
+    pub fn from_fd(fd: OwnedFd) -> Result<Self> {
+        let name = format!("fd {}", fd.as_raw_fd());
+        Self::handshake(fd, name.as_bytes())
+    }
+
+    fn handshake(fd: OwnedFd, device: &[u8]) -> Result<Self> {
+        let store = Pathstore { fd };
+        let version = store
+            .version()
+            .map_err(|e| Error::os(Op::Handshake, Some(device), e.errno()))?;
+        if version.abi_version != abi::ABI_VERSION {
+            return Err(Error::AbiMismatch {
+                device: String::from_utf8_lossy(device).into_owned(),
+                found: version.abi_version,
+                expected: abi::ABI_VERSION,
+            });
+        }
+        Ok(store)
+    }
+
+    /// Issues any ioctl on the device, returning the system call's non-negative result.
+    ///
+    /// An escape hatch for tests of bad input: it passes `cmd` and `arg` to the kernel unchanged.
+    ///
+    /// # Safety
+    ///
+    /// The module may read from and write to `arg` as `cmd` says, and to every address inside the
+    /// structure `arg` points at (for the lengths given there). The caller must make sure those
+    /// accesses cannot break Rust's rules: the memory the kernel writes must be writable, not
+    /// aliased by live shared references, and valid for whatever type it holds after any bytes
+    /// were written. Addresses that are not mapped at all are fine: the module answers `EFAULT`.
+    pub unsafe fn ioctl_raw(&self, cmd: u32, arg: *mut c_void) -> Result<i32, Errno> {
+        // `Opcode` is `u32` or `c_ulong` depending on rustix's backend.
+        let cmd = cmd as Opcode;
+        // SAFETY: the caller upholds the contract above, which is `ioctl`'s.
+        unsafe { rustix::ioctl::ioctl(&self.fd, RawIoctl { cmd, arg }) }
+    }
+
+    /// Issues `cmd` with `arg`.
+    ///
+    /// # Safety
+    ///
+    /// `T` must be the argument structure of `cmd`, and every address in `arg` must point at
+    /// memory valid for its length (readable, or writable for output buffers) during the call.
+    unsafe fn call<T>(&self, cmd: u32, arg: &mut T) -> Result<(), Errno> {
+        // SAFETY: `arg` is an exclusive reference to the structure `cmd` expects; the caller
+        // vouches for the addresses inside it.
+        unsafe { self.ioctl_raw(cmd, (arg as *mut T).cast()) }.map(drop)
+    }
+
+    /// The module's version ([`IOC_VERSION`](abi::IOC_VERSION)).
+    pub fn version(&self) -> Result<abi::VersionArgs> {
+        let mut args = abi::VersionArgs::default();
+        // SAFETY: `VersionArgs` is the argument of `IOC_VERSION` and holds no addresses.
+        unsafe { self.call(abi::IOC_VERSION, &mut args) }
+            .map_err(|e| Error::os(Op::Version, None, e))?;
+        Ok(args)
+    }
+
+    /// Sets the value of `path`, creating it and its missing parents; returns the new version.
+    pub fn set(&self, path: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> Result<u64> {
+        self.set_with_flags(path, value, 0)
+    }
+
+    /// Creates `path` with `value`, failing with `EEXIST` if the node exists (with or without a
+    /// value; always for `/`); returns the new version.
+    pub fn create(&self, path: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> Result<u64> {
+        self.set_with_flags(path, value, abi::SET_CREATE)
+    }
+
+    /// [`IOC_SET`](abi::IOC_SET) with any `SET_*` flags (unknown ones give `EINVAL`); returns the
+    /// new version.
+    pub fn set_with_flags(
+        &self,
+        path: impl AsRef<[u8]>,
+        value: impl AsRef<[u8]>,
+        flags: u32,
+    ) -> Result<u64> {
+        let (path, value) = (path.as_ref(), value.as_ref());
+        let op = if flags & abi::SET_CREATE != 0 {
+            Op::Create
+        } else {
+            Op::Set
+        };
+        let fail = |errno| Error::os(op, Some(path), errno);
+        let mut args = abi::SetArgs {
+            path: addr(path),
+            path_len: len32(path.len(), Errno::NAMETOOLONG).map_err(fail)?,
+            value: addr(value),
+            value_len: len32(value.len(), Errno::TOOBIG).map_err(fail)?,
+            flags,
+            ..Default::default()
+        };
+        // SAFETY: `SetArgs` is the argument of `IOC_SET`; `path` and `value` are readable for
+        // the lengths given and outlive the call.
+        unsafe { self.call(abi::IOC_SET, &mut args) }.map_err(fail)?;
+        Ok(args.version)
+    }
+
+    /// The value of `path`. Fails with `ENOENT` for no such node and `ENODATA` for a node
+    /// without a value.
+    pub fn get(&self, path: impl AsRef<[u8]>) -> Result<Vec<u8>> {
+        self.get_with_version(path).map(|(value, _)| value)
+    }
+
+    /// The value of `path` and the node's version.
+    ///
+    /// Tries a 4 KiB buffer first and retries with the exact size the module reports while the
+    /// buffer is too small (the value may grow between calls).
+    pub fn get_with_version(&self, path: impl AsRef<[u8]>) -> Result<(Vec<u8>, u64)> {
+        let path = path.as_ref();
+        let mut buf = vec![0; INITIAL_VALUE_BUF];
+        loop {
+            match self.get_into(path, &mut buf) {
+                Ok(got) => {
+                    buf.truncate(got.len);
+                    return Ok((buf, got.version));
+                }
+                Err(err) if err.errno() == Errno::RANGE => {
+                    let needed = err.needed_len().unwrap_or(0);
+                    buf.resize(needed.max(buf.len() + 1), 0);
+                }
+                Err(err) => return Err(err),
+            }
+        }
+    }
+
+    /// Copies the value of `path` into the start of `buf`.
+    ///
+    /// Fails with `ERANGE` when `buf` is smaller than the value; [`Error::needed_len`] then
+    /// tells the size needed.
+    pub fn get_into(&self, path: impl AsRef<[u8]>, buf: &mut [u8]) -> Result<GetResult> {
+        let path = path.as_ref();
+        let fail = |errno| Error::os(Op::Get, Some(path), errno);
+        let mut args = abi::GetArgs {
+            path: addr(path),
+            path_len: len32(path.len(), Errno::NAMETOOLONG).map_err(fail)?,
+            buf: addr_mut(buf),
+            buf_len: buf_len32(buf.len()),
+            ..Default::default()
+        };
+        // SAFETY: `GetArgs` is the argument of `IOC_GET`; `path` is readable and `buf` writable
+        // for the lengths given, and both outlive the call. Any bytes are valid `u8`s.
+        match unsafe { self.call(abi::IOC_GET, &mut args) } {
+            Ok(()) if args.value_len > args.buf_len => Err(fail(Errno::PROTO)),
+            Ok(()) => Ok(GetResult {
+                len: args.value_len as usize,
+                version: args.version,
+            }),
+            Err(errno) => Err(Error::Os {
+                op: Op::Get,
+                path: Some(path.to_vec()),
+                errno,
+                needed: (errno == Errno::RANGE).then_some(args.value_len as usize),
+            }),
+        }
+    }
+
+    /// Deletes `path`, which must have no children (`ENOTEMPTY` otherwise). Deleting `/` removes
+    /// its value.
+    pub fn delete(&self, path: impl AsRef<[u8]>) -> Result<()> {
+        self.delete_with_flags(path, 0)
+    }
+
+    /// Deletes `path` and everything below it. For `/`, removes its value and every other node.
+    pub fn delete_recursive(&self, path: impl AsRef<[u8]>) -> Result<()> {
+        self.delete_with_flags(path, abi::DELETE_RECURSIVE)
+    }
+
+    /// [`IOC_DELETE`](abi::IOC_DELETE) with any `DELETE_*` flags (unknown ones give `EINVAL`).
+    pub fn delete_with_flags(&self, path: impl AsRef<[u8]>, flags: u32) -> Result<()> {
+        let path = path.as_ref();
+        let fail = |errno| Error::os(Op::Delete, Some(path), errno);
+        let mut args = abi::DeleteArgs {
+            path: addr(path),
+            path_len: len32(path.len(), Errno::NAMETOOLONG).map_err(fail)?,
+            flags,
+            ..Default::default()
+        };
+        // SAFETY: `DeleteArgs` is the argument of `IOC_DELETE`; `path` is readable for its
+        // length and outlives the call.
+        unsafe { self.call(abi::IOC_DELETE, &mut args) }.map_err(fail)
+    }
+
+    /// The names of all children of `path`, in byte order.
+    ///
+    /// Calls [`Pathstore::list_page`] until the module reports no more, continuing after the
+    /// last name received, and grows the buffer when a name does not fit. Children created or
+    /// deleted meanwhile may or may not appear; no name appears twice.
+    pub fn list(&self, path: impl AsRef<[u8]>) -> Result<Vec<Vec<u8>>> {
+        let path = path.as_ref();
+        let mut buf = vec![0; INITIAL_LIST_BUF];
+        let mut names: Vec<Vec<u8>> = Vec::new();
+        loop {
+            let after = names.last().map_or(&[][..], Vec::as_slice);
+            match self.list_page(path, after, &mut buf) {
+                Ok(page) if page.more && page.count == 0 => {
+                    // A page that promises more but makes no progress would loop forever.
+                    return Err(Error::os(Op::List, Some(path), Errno::PROTO));
+                }
+                Ok(page) => {
+                    names.extend(page.names().map(<[u8]>::to_vec));
+                    if !page.more {
+                        return Ok(names);
+                    }
+                }
+                Err(err) if err.errno() == Errno::RANGE => {
+                    let needed = err.needed_len().unwrap_or(0);
+                    buf.resize(needed.max(buf.len() * 2), 0);
+                }
+                Err(err) => return Err(err),
+            }
+        }
+    }
+
+    /// One [`IOC_LIST`](abi::IOC_LIST) call: as many children of `path` as fit in `buf`,
+    /// starting after the name `after` (from the first child when `after` is empty).
+    ///
+    /// Fails with `ERANGE` when not even the next name fits; [`Error::needed_len`] then tells
+    /// the size needed.
+    pub fn list_page<'b>(
+        &self,
+        path: impl AsRef<[u8]>,
+        after: impl AsRef<[u8]>,
+        buf: &'b mut [u8],
+    ) -> Result<ListPage<'b>> {
+        let (path, after) = (path.as_ref(), after.as_ref());
+        let fail = |errno| Error::os(Op::List, Some(path), errno);
+        let mut args = abi::ListArgs {
+            path: addr(path),
+            path_len: len32(path.len(), Errno::NAMETOOLONG).map_err(fail)?,
+            after: addr(after),
+            after_len: len32(after.len(), Errno::NAMETOOLONG).map_err(fail)?,
+            buf: addr_mut(buf),
+            buf_len: buf_len32(buf.len()),
+            ..Default::default()
+        };
+        // SAFETY: `ListArgs` is the argument of `IOC_LIST`; `path` and `after` are readable and
+        // `buf` writable for the lengths given, and all outlive the call.
+        match unsafe { self.call(abi::IOC_LIST, &mut args) } {
+            Ok(()) if args.buf_used > args.buf_len => Err(fail(Errno::PROTO)),
+            Ok(()) => Ok(ListPage {
+                bytes: &buf[..args.buf_used as usize],
+                count: args.count as usize,
+                more: args.result_flags & abi::LIST_MORE != 0,
+            }),
+            Err(errno) => Err(Error::Os {
+                op: Op::List,
+                path: Some(path.to_vec()),
+                errno,
+                needed: (errno == Errno::RANGE).then_some(args.buf_used as usize),
+            }),
+        }
+    }
+
+    /// The metadata of `path`.
+    pub fn stat(&self, path: impl AsRef<[u8]>) -> Result<abi::NodeStat> {
+        let path = path.as_ref();
+        let fail = |errno| Error::os(Op::Stat, Some(path), errno);
+        let mut args = abi::StatArgs {
+            path: addr(path),
+            path_len: len32(path.len(), Errno::NAMETOOLONG).map_err(fail)?,
+            ..Default::default()
+        };
+        // SAFETY: `StatArgs` is the argument of `IOC_STAT`; `path` is readable for its length
+        // and outlives the call.
+        unsafe { self.call(abi::IOC_STAT, &mut args) }.map_err(fail)?;
+        Ok(args.stat)
+    }
+
+    /// Whether the node `path` exists (with or without a value).
+    pub fn exists(&self, path: impl AsRef<[u8]>) -> Result<bool> {
+        match self.stat(path) {
+            Ok(_) => Ok(true),
+            Err(err) if err.errno() == Errno::NOENT => Ok(false),
+            Err(err) => Err(err),
+        }
+    }
+
+    /// Usage and limits of the whole store.
+    pub fn store_stats(&self) -> Result<abi::StoreStats> {
+        let mut args = abi::StoreStats::default();
+        // SAFETY: `StoreStats` is the argument of `IOC_STORE_STATS` and holds no addresses.
+        unsafe { self.call(abi::IOC_STORE_STATS, &mut args) }
+            .map_err(|e| Error::os(Op::StoreStats, None, e))?;
+        Ok(args)
+    }
+
+    /// Walks the subtree at `path` depth-first, parents before children (see [`Walk`]).
+    pub fn walk(&self, path: impl AsRef<[u8]>) -> Walk<'_> {
+        Walk::new(self, path.as_ref())
+    }
+}
+
+impl AsFd for Pathstore {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_device_is_dev_device_name() {
+        assert_eq!(DEFAULT_DEVICE, format!("/dev/{}", abi::DEVICE_NAME));
+    }
+
+    #[test]
+    fn open_missing_device() {
+        let err = Pathstore::open_path("/nonexistent/pathstore").unwrap_err();
+        assert_eq!(err.errno(), Errno::NOENT);
+        assert_eq!(err.op(), Op::Open);
+        assert_eq!(
+            err.to_string(),
+            "open /nonexistent/pathstore: No such file or directory (ENOENT)"
+        );
+    }
+
+    #[test]
+    fn handshake_with_other_device_fails() {
+        // /dev/null opens read-write and answers every ioctl with ENOTTY.
+        let err = Pathstore::open_path("/dev/null").unwrap_err();
+        assert_eq!(err.op(), Op::Handshake);
+        assert_eq!(err.errno(), Errno::NOTTY);
+        assert_eq!(
+            err.to_string(),
+            "handshake /dev/null: Inappropriate ioctl for device (ENOTTY)"
+        );
+    }
+
+    #[test]
+    fn list_page_names() {
+        let page = ListPage {
+            bytes: b"a\0bc\0",
+            count: 2,
+            more: false,
+        };
+        assert_eq!(page.names().collect::<Vec<_>>(), [&b"a"[..], b"bc"]);
+        let empty = ListPage {
+            bytes: b"",
+            count: 0,
+            more: false,
+        };
+        assert_eq!(empty.names().count(), 0);
+    }
+}
