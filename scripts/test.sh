@@ -96,8 +96,10 @@ for name, ok in seen.items():
 PY
 grep -q ' kunit/' <(tail -n +"$((before + 1))" "$results/results.txt") || record fail "kunit/tests-ran"
 [ "$status" -eq 0 ] || record fail "guest/exit-status($status)"
-# Kernel splats fail the run.
-splats=$(grep -nE 'BUG:|WARNING:|Oops|KASAN|kernel BUG|general protection|possible circular locking|possible recursive locking|lockdep|inconsistent lock state|suspected memory leak|blocked for more than|Call Trace:|rust_panic|panicked at|UBSAN' "$console" || true)
+# Kernel splats fail the run: KASAN, lockdep, kmemleak, hung-task, BUG/WARNING/Oops and Rust panic
+# reports each carry one of these.
+splat_pattern='BUG:|WARNING:|Oops|kernel BUG|general protection fault|KASAN:|possible circular locking|possible recursive locking|inconsistent lock state|suspicious RCU usage|DEBUG_LOCKS_WARN_ON|irq lock inversion|bad unlock balance|suspected memory leak|blocked for more than|Call Trace:|rust_panic|panicked at|UBSAN'
+splats=$(grep -nE "$splat_pattern" "$console" || true)
 if [ -z "$splats" ]; then record ok "guest/kernel-log-clean"; else record fail "guest/kernel-log-clean"; echo "$splats" | head -40; fi
 
 echo

@@ -134,7 +134,9 @@ struct Response {
 
 /// A user address from the ABI's 64-bit field.
 fn user_ptr(addr: u64) -> Result<UserPtr> {
-    Ok(UserPtr::from_addr(usize::try_from(addr).map_err(|_| EFAULT)?))
+    Ok(UserPtr::from_addr(
+        usize::try_from(addr).map_err(|_| EFAULT)?,
+    ))
 }
 
 /// Copies `len` bytes from the user address `addr` into a new buffer.

@@ -23,10 +23,11 @@ pub(crate) struct Path<'a> {
     depth: usize,
 }
 
-/// Checks one component: `EINVAL` for an empty, `.`, `..` or NUL-holding name, `ENAMETOOLONG` for
-/// one longer than [`uapi::MAX_NAME_LEN`]. A `/` cannot occur: callers split on it.
+/// Checks one component: `EINVAL` for an empty, `.` or `..` name or one holding `/` or NUL,
+/// `ENAMETOOLONG` for one longer than [`uapi::MAX_NAME_LEN`].
 pub(crate) fn check_name(name: &[u8]) -> Result {
-    if name.is_empty() || name == b"." || name == b".." || name.contains(&0) {
+    if name.is_empty() || name == b"." || name == b".." || name.iter().any(|&b| b == 0 || b == b'/')
+    {
         return Err(EINVAL);
     }
     if name.len() > uapi::MAX_NAME_LEN as usize {
@@ -77,7 +78,11 @@ impl<'a> Path<'a> {
 
     /// The components, from the root down.
     pub(crate) fn components(&self) -> impl DoubleEndedIterator<Item = &'a [u8]> + 'a {
-        let rest: &'a [u8] = if self.is_root() { &[] } else { &self.bytes[1..] };
+        let rest: &'a [u8] = if self.is_root() {
+            &[]
+        } else {
+            &self.bytes[1..]
+        };
         rest.split(|&b| b == b'/').filter(|c| !c.is_empty())
     }
 

@@ -37,7 +37,7 @@ impl FileOperations {
         let raw = MiscDeviceOptions { name }.into_raw::<T>();
         // SAFETY: `into_raw` points `fops` at a `static` vtable, valid for reads forever.
         let mut fops = unsafe { raw.fops.read() };
-        fops.owner = &raw const bindings::__this_module as *mut bindings::module;
+        fops.owner = (&raw const bindings::__this_module).cast_mut();
         Self(fops)
     }
 }
@@ -79,10 +79,11 @@ impl<T: MiscDevice> Registration<T> {
                 misc.fops = &fops.0;
                 // SAFETY: `slot` is valid for writes (guaranteed by `try_ffi_init`).
                 unsafe { slot.write(misc) };
-                // SAFETY: `slot` holds an initialized `miscdevice` and is pinned, so it stays at
-                // this address until `drop` deregisters it. Its `fops` are `T`'s own, whose open
-                // callback reads the device as a `MiscDeviceRegistration<T>`, which has the same
-                // layout as `Self` (both are transparent over `Opaque<miscdevice>`).
+                // `slot` is pinned, so it stays at this address until `drop` deregisters it. Its
+                // `fops` are `T`'s own, whose open callback reads the device as a
+                // `MiscDeviceRegistration<T>`: the same layout as `Self` (both are transparent
+                // over `Opaque<miscdevice>`, checked above).
+                // SAFETY: `slot` holds an initialized, pinned `miscdevice`, as explained above.
                 to_result(unsafe { bindings::misc_register(slot) })
             }),
             _t: PhantomData,

@@ -91,8 +91,9 @@ impl Name {
     pub(crate) fn as_bytes(&self) -> &[u8] {
         match &self.0 {
             NameRepr::Owned(v) => v,
-            // SAFETY: A borrowed name only exists inside `Name::lookup`, during which the slice
-            // it was made from is borrowed and so alive and unchanged.
+            // A borrowed name only exists inside `Name::lookup`, which borrows the slice it was
+            // made from for the whole time.
+            // SAFETY: So the slice is alive and unchanged, as explained above.
             NameRepr::Borrowed(p) => unsafe { p.as_ref() },
         }
     }
@@ -242,7 +243,12 @@ impl Tree {
     ///
     /// With `create_only`, fails with `EEXIST` when the node already exists. Returns the node's
     /// new version.
-    pub(crate) fn set(&mut self, path: &Path<'_>, value: Arc<Value>, create_only: bool) -> Result<u64> {
+    pub(crate) fn set(
+        &mut self,
+        path: &Path<'_>,
+        value: Arc<Value>,
+        create_only: bool,
+    ) -> Result<u64> {
         let value_len = value.len();
         if value_len > u64::from(self.limits.max_value_len) {
             return Err(E2BIG);
@@ -547,7 +553,10 @@ mod tests {
         let v1 = t.set(&p(b"/k", &t)?, value(b"1")?, true)?;
         let v2 = t.set(&p(b"/k", &t)?, value(b"22")?, false)?;
         assert!(v2 > v1);
-        assert_eq!(t.set(&p(b"/k", &t)?, value(b"3")?, true).err(), Some(EEXIST));
+        assert_eq!(
+            t.set(&p(b"/k", &t)?, value(b"3")?, true).err(),
+            Some(EEXIST)
+        );
         assert_eq!(t.stats().bytes, 3);
         Ok(())
     }
@@ -555,14 +564,20 @@ mod tests {
     #[test]
     fn limits_leave_store_unchanged() -> Result {
         let mut t = Tree::new(limits())?;
-        assert_eq!(t.set(&p(b"/big", &t)?, value(&[0; 17])?, false).err(), Some(E2BIG));
+        assert_eq!(
+            t.set(&p(b"/big", &t)?, value(&[0; 17])?, false).err(),
+            Some(E2BIG)
+        );
         // 20 nodes at most: the root plus 19.
         for i in 0..19u8 {
             let name = [b'/', b'a' + i];
             t.set(&p(&name, &t)?, value(b"")?, false)?;
         }
         let before = t.stats();
-        assert_eq!(t.set(&p(b"/z/y", &t)?, value(b"")?, false).err(), Some(ENOSPC));
+        assert_eq!(
+            t.set(&p(b"/z/y", &t)?, value(b"")?, false).err(),
+            Some(ENOSPC)
+        );
         assert_eq!(t.stats(), before);
         assert_eq!(t.stat(&p(b"/z", &t)?).err(), Some(ENOENT));
         Ok(())
