@@ -37,8 +37,9 @@ export PATH="$REPO/tools/target/release:/bin:/sbin:/usr/bin:/usr/sbin"
 export HOME=/root PATHSTORE_REPO="$REPO" PATHSTORE_OUT=/out TERM="${TERM_HOST:-vt100}"
 cd "$REPO" || finish 125
 if [ "$MODE" = interactive ]; then
-	echo "pathstore guest: /dev/pathstore is ready; 'pathstore --help' for the CLI, 'exit' to stop."
-	setsid cttyhack sh -l
+	echo "pathstore guest: /dev/pathstore is ready; 'pathstore --help' for the CLI, 'exit' to stop." >/dev/ttyS0
+	# A session of its own with the first serial port (the user's terminal) as controlling tty.
+	setsid sh -c 'exec sh -l <>/dev/ttyS0 >&0 2>&1'
 	finish $?
 else
 	stty -F /dev/ttyS0 -opost 2>/dev/null

@@ -90,11 +90,6 @@ impl<'a> Path<'a> {
     pub(crate) fn name(&self) -> Option<&'a [u8]> {
         self.components().last()
     }
-
-    /// The path's bytes, without a trailing `/`.
-    pub(crate) fn as_bytes(&self) -> &'a [u8] {
-        self.bytes
-    }
 }
 
 #[kunit_tests(pathstore_path)]
@@ -128,7 +123,6 @@ mod tests {
         let l = limits();
         let p = Path::parse(b"/net/eth0/mtu/", &l)?;
         assert_eq!(p.depth(), 3);
-        assert_eq!(p.as_bytes(), b"/net/eth0/mtu");
         let mut it = p.components();
         assert_eq!(it.next(), Some(&b"net"[..]));
         assert_eq!(it.next(), Some(&b"eth0"[..]));

@@ -234,11 +234,6 @@ impl Tree {
         })
     }
 
-    /// The limits the store enforces.
-    pub(crate) fn limits(&self) -> &Limits {
-        &self.limits
-    }
-
     /// Sets the value of the node at `path`, creating it and its missing parents.
     ///
     /// With `create_only`, fails with `EEXIST` when the node already exists. Returns the node's
@@ -527,7 +522,7 @@ mod tests {
     }
 
     fn p<'a>(s: &'a [u8], t: &Tree) -> Result<Path<'a>> {
-        Path::parse(s, t.limits())
+        Path::parse(s, &t.limits)
     }
 
     #[test]
