@@ -13,10 +13,10 @@ mount -t tmpfs tmpfs /dev/shm
 mount -t tmpfs tmpfs /tmp
 mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
 mount -t 9p -o trans=virtio,version=9p2000.L,msize=524288 out /out
-mount -t 9p -o trans=virtio,version=9p2000.L,msize=524288,ro hostroot /host
+mount -t 9p -o trans=virtio,version=9p2000.L,msize=524288,ro,cache=loose hostroot /host
 . /out/env
 mkdir -p "$REPO"
-mount -t 9p -o trans=virtio,version=9p2000.L,msize=524288,cache=none repo "$REPO"
+mount -t 9p -o trans=virtio,version=9p2000.L,msize=524288,cache=loose repo "$REPO"
 hostname pathstore
 ip link set lo up 2>/dev/null
 

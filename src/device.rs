@@ -203,6 +203,10 @@ impl OpenFile {
         }
         let value = Value::new(copy_in(a.value, a.value_len as usize)?)?;
         let create = a.flags & uapi::SET_CREATE != 0;
+        // Fail on an argument we cannot write back before changing anything.
+        UserSlice::new(UserPtr::from_addr(arg), size_of::<uapi::SetArgs>())
+            .writer()
+            .write(&a)?;
         a.version = with_store(|t| t.set(&path, value, create))?;
         writer.write(&a)?;
         Ok(0)
@@ -266,8 +270,9 @@ impl OpenFile {
                 Some(after)
             }
         };
-        let mut out = KVVec::with_capacity(a.buf_len.min(LIST_CHUNK) as usize, GFP_KERNEL)?;
-        let listing = with_store(|t| t.list(&path, after.as_deref(), &mut out))?;
+        let room = a.buf_len.min(LIST_CHUNK) as usize;
+        let mut out = KVVec::with_capacity(room, GFP_KERNEL)?;
+        let listing = with_store(|t| t.list(&path, after.as_deref(), &mut out, room))?;
         a.count = listing.count;
         a.result_flags = if listing.more { uapi::LIST_MORE } else { 0 };
         if listing.count == 0 && listing.more {
@@ -336,11 +341,13 @@ impl OpenFile {
             Command::List { path } => {
                 let path = Path::parse(path, limits)?;
                 // Page through the children, re-taking the lock for each chunk.
-                let mut chunk = KVVec::with_capacity(LIST_CHUNK as usize, GFP_KERNEL)?;
+                let room = LIST_CHUNK as usize;
+                let mut chunk = KVVec::with_capacity(room, GFP_KERNEL)?;
                 let mut after: Option<KVec<u8>> = None;
                 loop {
                     chunk.clear();
-                    let listing = with_store(|t| t.list(&path, after.as_deref(), &mut chunk))?;
+                    let listing =
+                        with_store(|t| t.list(&path, after.as_deref(), &mut chunk, room))?;
                     let mut last: &[u8] = &[];
                     for name in chunk.split(|&b| b == 0).take(listing.count as usize) {
                         out.extend_from_slice(name, GFP_KERNEL)?;

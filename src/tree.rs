@@ -422,13 +422,15 @@ impl Tree {
         Ok(())
     }
 
-    /// Writes the names of the children of `path` that sort after `after` to `out`, each
-    /// followed by NUL, while they fit in `out`'s spare capacity (so nothing here allocates).
+    /// Appends the names of the children of `path` that sort after `after` to `out`, each
+    /// followed by NUL, while `out` stays within `room` bytes. Give `out` a capacity of `room`
+    /// so that nothing here allocates.
     pub(crate) fn list(
         &mut self,
         path: &Path<'_>,
         after: Option<&[u8]>,
         out: &mut KVVec<u8>,
+        room: usize,
     ) -> Result<Listing> {
         let node = self.root.descend_mut(path.components()).ok_or(ENOENT)?;
         let mut listing = Listing::default();
@@ -444,7 +446,6 @@ impl Tree {
                 }
             }),
         };
-        let room = out.capacity();
         while let Some(c) = cursor {
             let name = c.current().0.as_bytes();
             let need = name.len() + 1;
@@ -585,12 +586,12 @@ mod tests {
             t.set(&p(path, &t)?, value(b"v")?, false)?;
         }
         let mut out = KVVec::with_capacity(64, GFP_KERNEL)?;
-        let l = t.list(&p(b"/d", &t)?, None, &mut out)?;
+        let l = t.list(&p(b"/d", &t)?, None, &mut out, 64)?;
         assert_eq!(l.count, 3);
         assert!(!l.more);
         assert_eq!(&out[..], b"a\0b\0c\0");
         let mut out = KVVec::with_capacity(2, GFP_KERNEL)?;
-        let l = t.list(&p(b"/d", &t)?, Some(b"a"), &mut out)?;
+        let l = t.list(&p(b"/d", &t)?, Some(b"a"), &mut out, 2)?;
         assert_eq!((l.count, l.more), (1, true));
         assert_eq!(&out[..], b"b\0");
 
