@@ -49,7 +49,8 @@ printf 'root:x:0:\nnogroup:x:65534:\npathstore-user:x:1000:\n' >"$root/etc/group
 } >"$work/out/env"
 printf '%s\n' "$cmd" >"$work/out/cmd.sh"
 
-qemu=(qemu-system-x86_64 -accel tcg -cpu max -smp 2 -m 2G -nodefaults -no-reboot -display none
+# Two sockets of one CPU: the BIOS MP table (the guest has no ACPI) then lists both.
+qemu=(qemu-system-x86_64 -accel tcg -cpu max -smp 2,sockets=2,cores=1,threads=1 -m 2G -nodefaults -no-reboot -display none
 	-kernel "$kdir/arch/x86/boot/bzImage" -initrd "$work/initrd.gz"
 	-virtfs "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,id=hostroot"
 	-virtfs "local,path=$here,mount_tag=repo,security_model=none,id=repo"
