@@ -22,7 +22,7 @@ kmemleak=/sys/kernel/debug/kmemleak
 [ -w $kmemleak ] && echo clear >$kmemleak
 
 echo "== integration tests (Rust client library, default limits)"
-"$INTEGRATION" --test-threads=1 --skip limits:: --skip heavy:: || failed=1
+"$INTEGRATION" --color never --test-threads=1 --skip limits:: --skip heavy:: || failed=1
 
 echo "== C program against include/uapi/linux/pathstore.h"
 "$C_TEST" || failed=1
@@ -42,7 +42,7 @@ check "device node removed on unload" test ! -e /dev/pathstore
 echo "== integration tests under small limits"
 if insmod $ko max_value_len=64 max_path_len=128 max_depth=8 max_nodes=64 max_bytes=2048; then
 	ok "insmod with parameters"
-	"$INTEGRATION" --test-threads=1 limits:: || failed=1
+	"$INTEGRATION" --color never --test-threads=1 limits:: || failed=1
 	dmesg | grep -q 'max_value_len=64 max_path_len=128 max_depth=8 max_nodes=64 max_bytes=2048' &&
 		ok "load line reports the limits" || notok "load line reports the limits"
 	check "rmmod after limits suite" rmmod pathstore
@@ -52,7 +52,7 @@ fi
 
 echo "== heavy use, then unload with kmemleak clean"
 insmod $ko
-"$INTEGRATION" --test-threads=1 heavy:: || failed=1
+"$INTEGRATION" --color never --test-threads=1 heavy:: || failed=1
 check "rmmod after heavy use" rmmod pathstore
 if [ -w $kmemleak ]; then
 	# Objects younger than a few seconds are not reported; scan twice, as kmemleak advises.

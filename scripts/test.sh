@@ -29,7 +29,7 @@ collect() { # prefix file
 import re, sys
 prefix, path = sys.argv[1], sys.argv[2]
 for line in open(path, errors="replace"):
-    line = line.rstrip("\r\n")
+    line = re.sub(r"\x1b\[[0-9;]*[A-Za-z]|\x1b\(B", "", line.rstrip("\r\n"))
     m = re.match(r"^test (\S+) \.\.\. (ok|FAILED)$", line)
     if m:
         print(("ok" if m.group(2) == "ok" else "fail"), f"{prefix}/{m.group(1)}")

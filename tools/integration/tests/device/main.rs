@@ -1,0 +1,58 @@
+//! Tests against a live `/dev/pathstore`: they run inside the test VM, with the module loaded,
+//! never on the host. The device is `$PATHSTORE_DEVICE` when set, else `/dev/pathstore`.
+//!
+//! This is the only test target of the crate (the harness runs one binary), in three passes
+//! (see `scripts/guest-tests.sh`):
+//!
+//! 1. default module parameters: everything but `limits::` and `heavy::`. These tests share the
+//!    store; each works in its own subtree `/it/<test>` and removes it, and checks the store's
+//!    counters by differences, except the few that reset the whole store on purpose.
+//! 2. `limits::`, with the module loaded with `max_value_len=64 max_path_len=128 max_depth=8
+//!    max_nodes=64 max_bytes=2048`.
+//! 3. `heavy::`, right before the module is unloaded and kmemleak is checked.
+//!
+//! No other test name contains `limits::` or `heavy::`. The randomised tests print their seed;
+//! `PATHSTORE_SEED` replays one.
+
+use integration::{open, WORKER_ENV};
+use pathstore::abi;
+
+mod big;
+mod binary;
+mod concurrency;
+mod errors;
+mod heavy;
+mod limits;
+mod ops;
+mod paths;
+mod raw;
+
+#[test]
+fn version_handshake() {
+    let store = open();
+    let version = store.version().expect("IOC_VERSION");
+    assert_eq!(
+        version.abi_version,
+        abi::ABI_VERSION,
+        "the module should speak this library's ABI version"
+    );
+    assert_eq!(
+        version.reserved, [0; 3],
+        "VersionArgs.reserved should be zero"
+    );
+    assert_ne!(
+        version.module_version, 0,
+        "module_version should encode a version (major << 16 | minor << 8 | patch)"
+    );
+}
+
+/// Not a test of its own: the body of the worker processes that the concurrency tests start
+/// (see `integration::spawn_worker`). Without `PATHSTORE_IT_WORKER` it does nothing.
+#[test]
+fn worker_process() {
+    let Ok(spec) = std::env::var(WORKER_ENV) else {
+        return;
+    };
+    concurrency::run_worker(&spec);
+    println!("WORKER-DONE");
+}
