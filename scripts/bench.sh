@@ -41,17 +41,17 @@ mkdir -p "$out"
 params='max_nodes=3000000 max_bytes=1073741824'
 if [ -n "$quick" ]; then
 	timeout=420
-	mode='QUICK (reduced set, under 5 minutes)'
+	mode='QUICK (reduced set, about a minute on an idle host)'
 else
 	timeout=2700
-	mode='full (about 30 minutes)'
+	mode='full (about 10 minutes on an idle host)'
 fi
 # The guest's clock is jiffies under TCG (4 ms steps, and it runs slow when the host is busy), so
 # the bench times with the TSC, which under TCG is the host's: measure its rate here.
 tsc_ghz=$("$here/tools/target/release/pathstore-bench" tsc-rate 2>/dev/null || true)
 cmd=$(printf 'pathstore-bench run --out %q' "$out")
 [ -n "$tsc_ghz" ] && cmd+=" --tsc-ghz $tsc_ghz"
-# TCG runs the guest on one host thread: anything else busy on the host shows up in the figures.
+# Under TCG each vCPU is a host thread: anything else busy on the host shows up in the figures.
 load=$(cut -d' ' -f1-3 /proc/loadavg)
 cmd+=$(printf ' --host-loadavg %q --host-cpus %d' "$load" "$(nproc)")
 if awk -v l="${load%% *}" 'BEGIN { exit !(l > 1.0) }'; then
