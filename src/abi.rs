@@ -43,9 +43,10 @@ plain_abi_struct! {
     uapi::GetArgs => [u64, u64, u32, u32, u32, u32, u64, [u64; 2]],
     uapi::DeleteArgs => [u64, u32, u32, [u64; 2]],
     uapi::ListArgs => [u64, u64, u64, u32, u32, u32, u32, u32, u32, u32, u32, [u64; 2]],
-    uapi::NodeStat => [u64, u64, u64, u64, u64, u32, u32, [u64; 2]],
+    uapi::NodeStat => [u64, u64, u64, u64, u64, u32, u32, u32, u32, [u64; 1]],
     uapi::StatArgs => [u64, u32, u32, uapi::NodeStat],
-    uapi::StoreStats => [u64, u64, u64, u64, u64, u32, u32, u32, u32, [u64; 4]],
+    uapi::StoreStats => [u64, u64, u64, u64, u64, u32, u32, u32, u32, u64, u64, u64, u64],
+    uapi::CheckArgs => [u64, u64, u64, [u64; 1]],
 }
 
 // The shared encoding in `uapi` must agree with the kernel's `_IOC` macros.
@@ -57,6 +58,7 @@ const _: () = assert!(uapi::IOC_DELETE == _IOW::<uapi::DeleteArgs>(MAGIC, 0x03))
 const _: () = assert!(uapi::IOC_LIST == _IOWR::<uapi::ListArgs>(MAGIC, 0x04));
 const _: () = assert!(uapi::IOC_STAT == _IOWR::<uapi::StatArgs>(MAGIC, 0x05));
 const _: () = assert!(uapi::IOC_STORE_STATS == _IOR::<uapi::StoreStats>(MAGIC, 0x06));
+const _: () = assert!(uapi::IOC_CHECK == _IOR::<uapi::CheckArgs>(MAGIC, 0x07));
 
 /// `ENAMETOOLONG`: a path, a component or a depth past its limit.
 pub(crate) fn enametoolong() -> Error {
@@ -71,4 +73,14 @@ pub(crate) fn enodata() -> Error {
 /// `ENOTEMPTY`: the node has children and recursion was not asked for.
 pub(crate) fn enotempty() -> Error {
     Error::from_errno(-(bindings::ENOTEMPTY as i32))
+}
+
+/// `EDQUOT`: the change would take the owner of a node past its per-user quota.
+pub(crate) fn edquot() -> Error {
+    Error::from_errno(-(bindings::EDQUOT as i32))
+}
+
+/// `EUCLEAN`: the consistency check found a broken invariant.
+pub(crate) fn euclean() -> Error {
+    Error::from_errno(-(bindings::EUCLEAN as i32))
 }

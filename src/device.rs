@@ -32,6 +32,10 @@ use kernel::{
 
 use crate::{
     abi::enametoolong,
+    access::{
+        uid_for_current,
+        Caller, //
+    },
     limits::Limits,
     path::{
         check_name,
@@ -96,32 +100,42 @@ impl Device {
                 *STORE.lock() = Some(Tree::new(limits)?);
                 StoreOwner
             },
-            registration <- Registration::register(c"pathstore", &FOPS),
+            registration <- Registration::register(c"pathstore", &FOPS, dev_mode()),
         })
         .pin_chain(move |_| {
             let (major, minor, patch) = MODULE_VERSION;
             pr_info!(
-                "pathstore {}.{}.{} (ABI {}): /dev/pathstore, max_value_len={} max_path_len={} \
-                 max_depth={} max_nodes={} max_bytes={}\n",
+                "pathstore {}.{}.{} (ABI {}): /dev/pathstore mode {:04o}, max_value_len={} \
+                 max_path_len={} max_depth={} max_nodes={} max_bytes={} uid_max_nodes={} \
+                 uid_max_bytes={}\n",
                 major,
                 minor,
                 patch,
                 uapi::ABI_VERSION,
+                dev_mode(),
                 limits.max_value_len,
                 limits.max_path_len,
                 limits.max_depth,
                 limits.max_nodes,
-                limits.max_bytes
+                limits.max_bytes,
+                limits.uid_max_nodes,
+                limits.uid_max_bytes
             );
             Ok(())
         })
     }
 }
 
-/// The state of one open file: the pending response of the text interface.
+/// The permissions of `/dev/pathstore` (module parameter `dev_mode`, only its `0777` bits).
+fn dev_mode() -> u16 {
+    (*crate::module_parameters::dev_mode.value() & 0o777) as u16
+}
+
+/// The state of one open file: who opened it, and the pending response of the text interface.
 #[pin_data]
 pub(crate) struct OpenFile {
     limits: Limits,
+    caller: Caller,
     #[pin]
     response: Mutex<Response>,
 }
@@ -193,7 +207,15 @@ impl OpenFile {
         let (mut reader, mut writer) =
             UserSlice::new(UserPtr::from_addr(arg), size_of::<uapi::SetArgs>()).reader_writer();
         let mut a: uapi::SetArgs = reader.read()?;
-        if a.flags & !uapi::SET_FLAGS_ALL != 0 || a.pad != 0 || a.reserved != [0; 2] {
+        if a.flags & !uapi::SET_FLAGS_ALL != 0 || a.reserved != [0; 2] {
+            return Err(EINVAL);
+        }
+        let mode = if a.flags & uapi::SET_MODE != 0 {
+            Some(a.mode)
+        } else {
+            None
+        };
+        if a.mode & !mode.map_or(0, |_| uapi::MODE_ALL) != 0 {
             return Err(EINVAL);
         }
         let path_buf = copy_path(a.path, a.path_len, &self.limits)?;
@@ -207,7 +229,7 @@ impl OpenFile {
         UserSlice::new(UserPtr::from_addr(arg), size_of::<uapi::SetArgs>())
             .writer()
             .write(&a)?;
-        a.version = with_store(|t| t.set(&path, value, create))?;
+        a.version = with_store(|t| t.set(&path, value, create, mode, &self.caller))?;
         writer.write(&a)?;
         Ok(0)
     }
@@ -221,7 +243,7 @@ impl OpenFile {
         }
         let path_buf = copy_path(a.path, a.path_len, &self.limits)?;
         let path = Path::parse(&path_buf, &self.limits)?;
-        let (value, version) = with_store(|t| t.get(&path))?;
+        let (value, version) = with_store(|t| t.get(&path, &self.caller))?;
         let bytes = value.as_bytes();
         // Values never exceed `max_value_len`, a `u32`.
         a.value_len = u32::try_from(bytes.len()).map_err(|_| E2BIG)?;
@@ -248,7 +270,7 @@ impl OpenFile {
         let path_buf = copy_path(a.path, a.path_len, &self.limits)?;
         let path = Path::parse(&path_buf, &self.limits)?;
         let recursive = a.flags & uapi::DELETE_RECURSIVE != 0;
-        with_store(|t| t.delete(&path, recursive))?;
+        with_store(|t| t.delete(&path, recursive, &self.caller))?;
         Ok(0)
     }
 
@@ -272,7 +294,8 @@ impl OpenFile {
         };
         let room = a.buf_len.min(LIST_CHUNK) as usize;
         let mut out = KVVec::with_capacity(room, GFP_KERNEL)?;
-        let listing = with_store(|t| t.list(&path, after.as_deref(), &mut out, room))?;
+        let listing =
+            with_store(|t| t.list(&path, after.as_deref(), &mut out, room, &self.caller))?;
         a.count = listing.count;
         a.result_flags = if listing.more { uapi::LIST_MORE } else { 0 };
         if listing.count == 0 && listing.more {
@@ -298,15 +321,28 @@ impl OpenFile {
         let path_buf = copy_path(a.path, a.path_len, &self.limits)?;
         let path = Path::parse(&path_buf, &self.limits)?;
         a.stat = with_store(|t| t.stat(&path))?;
+        a.stat.uid = uid_for_current(a.stat.uid);
         writer.write(&a)?;
         Ok(0)
     }
 
     fn store_stats(&self, arg: usize) -> Result<isize> {
-        let stats = with_store(|t| Ok(t.stats()))?;
+        let stats = with_store(|t| Ok(t.stats(self.caller.uid)))?;
         UserSlice::new(UserPtr::from_addr(arg), size_of::<uapi::StoreStats>())
             .writer()
             .write(&stats)?;
+        Ok(0)
+    }
+
+    fn check(&self, arg: usize) -> Result<isize> {
+        // The walk holds the store's lock for time proportional to the store's size.
+        if !self.caller.admin {
+            return Err(EPERM);
+        }
+        let report = with_store(|t| t.check())?;
+        UserSlice::new(UserPtr::from_addr(arg), size_of::<uapi::CheckArgs>())
+            .writer()
+            .write(&report)?;
         Ok(0)
     }
 
@@ -325,18 +361,18 @@ impl OpenFile {
                     return Err(E2BIG);
                 }
                 let value = value_from(value)?;
-                with_store(|t| t.set(&path, value, create))?;
+                with_store(|t| t.set(&path, value, create, None, &self.caller))?;
             }
             Command::Get { path } => {
                 let path = Path::parse(path, limits)?;
-                let (value, _) = with_store(|t| t.get(&path))?;
+                let (value, _) = with_store(|t| t.get(&path, &self.caller))?;
                 out.reserve(value.as_bytes().len() + 1, GFP_KERNEL)?;
                 out.extend_from_slice(value.as_bytes(), GFP_KERNEL)?;
                 out.push(b'\n', GFP_KERNEL)?;
             }
             Command::Delete { path, recursive } => {
                 let path = Path::parse(path, limits)?;
-                with_store(|t| t.delete(&path, recursive))?;
+                with_store(|t| t.delete(&path, recursive, &self.caller))?;
             }
             Command::List { path } => {
                 let path = Path::parse(path, limits)?;
@@ -346,8 +382,9 @@ impl OpenFile {
                 let mut after: Option<KVec<u8>> = None;
                 loop {
                     chunk.clear();
-                    let listing =
-                        with_store(|t| t.list(&path, after.as_deref(), &mut chunk, room))?;
+                    let listing = with_store(|t| {
+                        t.list(&path, after.as_deref(), &mut chunk, room, &self.caller)
+                    })?;
                     let mut last: &[u8] = &[];
                     for name in chunk.split(|&b| b == 0).take(listing.count as usize) {
                         out.extend_from_slice(name, GFP_KERNEL)?;
@@ -368,23 +405,26 @@ impl OpenFile {
                 writeln!(
                     TextOut(&mut out),
                     "version={} child_version={} ctime_ns={} mtime_ns={} children={} \
-                     value_len={} has_value={}",
+                     value_len={} has_value={} uid={} mode={}",
                     st.version,
                     st.child_version,
                     st.ctime_ns,
                     st.mtime_ns,
                     st.num_children,
                     st.value_len,
-                    u32::from(st.flags & uapi::STAT_HAS_VALUE != 0)
+                    u32::from(st.flags & uapi::STAT_HAS_VALUE != 0),
+                    uid_for_current(st.uid),
+                    st.mode
                 )
                 .map_err(|_| ENOMEM)?;
             }
             Command::Stats => {
-                let s = with_store(|t| Ok(t.stats()))?;
+                let s = with_store(|t| Ok(t.stats(self.caller.uid)))?;
                 writeln!(
                     TextOut(&mut out),
                     "nodes={} bytes={} max_nodes={} max_bytes={} max_value_len={} \
-                     max_path_len={} max_depth={} sequence={}",
+                     max_path_len={} max_depth={} sequence={} uid_nodes={} uid_bytes={} \
+                     uid_max_nodes={} uid_max_bytes={}",
                     s.nodes,
                     s.bytes,
                     s.max_nodes,
@@ -392,7 +432,11 @@ impl OpenFile {
                     s.max_value_len,
                     s.max_path_len,
                     s.max_depth,
-                    s.sequence
+                    s.sequence,
+                    s.uid_nodes,
+                    s.uid_bytes,
+                    s.uid_max_nodes,
+                    s.uid_max_bytes
                 )
                 .map_err(|_| ENOMEM)?;
             }
@@ -405,10 +449,11 @@ impl OpenFile {
 impl MiscDevice for OpenFile {
     type Ptr = Pin<KBox<Self>>;
 
-    fn open(_file: &File, _misc: &MiscDeviceRegistration<Self>) -> Result<Pin<KBox<Self>>> {
+    fn open(file: &File, _misc: &MiscDeviceRegistration<Self>) -> Result<Pin<KBox<Self>>> {
         KBox::try_pin_init(
             try_pin_init!(OpenFile {
                 limits: Limits::from_module_params(),
+                caller: Caller::of_opener(file),
                 response <- new_mutex!(Response {
                     bytes: KVVec::new(),
                     pos: 0,
@@ -427,6 +472,7 @@ impl MiscDevice for OpenFile {
             uapi::IOC_LIST => me.list(arg),
             uapi::IOC_STAT => me.stat(arg),
             uapi::IOC_STORE_STATS => me.store_stats(arg),
+            uapi::IOC_CHECK => me.check(arg),
             _ => Err(ENOTTY),
         }
     }

@@ -17,6 +17,10 @@ pub(crate) struct Limits {
     pub(crate) max_nodes: u64,
     /// Most bytes of names and values.
     pub(crate) max_bytes: u64,
+    /// Most nodes one user other than root may own.
+    pub(crate) uid_max_nodes: u64,
+    /// Most bytes of names and values one user other than root may own.
+    pub(crate) uid_max_bytes: u64,
 }
 
 /// Paths are at most this long whatever `max_path_len` says: it bounds the kernel buffer a path
@@ -42,6 +46,7 @@ impl Limits {
             *p::max_nodes.value(),
             *p::max_bytes.value(),
         )
+        .with_uid_quota(*p::uid_max_nodes.value(), *p::uid_max_bytes.value())
     }
 
     /// Builds the limits from the module parameters, clamping each to what the module supports.
@@ -59,6 +64,17 @@ impl Limits {
             // The root always exists.
             max_nodes: max_nodes.max(1),
             max_bytes,
+            uid_max_nodes: u64::MAX,
+            uid_max_bytes: u64::MAX,
+        }
+    }
+
+    /// The same limits with a per-user quota of `nodes` nodes and `bytes` bytes.
+    pub(crate) fn with_uid_quota(self, nodes: u64, bytes: u64) -> Self {
+        Self {
+            uid_max_nodes: nodes,
+            uid_max_bytes: bytes,
+            ..self
         }
     }
 
@@ -69,5 +85,7 @@ impl Limits {
         stats.max_value_len = self.max_value_len;
         stats.max_path_len = self.max_path_len;
         stats.max_depth = self.max_depth;
+        stats.uid_max_nodes = self.uid_max_nodes;
+        stats.uid_max_bytes = self.uid_max_bytes;
     }
 }

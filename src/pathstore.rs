@@ -9,9 +9,11 @@
 //! The crate root only declares modules and the module entry point.
 
 mod abi;
+mod access;
 mod device;
 mod limits;
 mod path;
+mod quota;
 mod registration;
 mod text;
 mod tree;
@@ -46,12 +48,24 @@ module! {
             default: 268435456,
             description: "Most bytes of names and values in the store (ENOSPC beyond it)",
         },
+        uid_max_nodes: u64 {
+            default: 65536,
+            description: "Most nodes one user other than root may own (EDQUOT beyond it)",
+        },
+        uid_max_bytes: u64 {
+            default: 16777216,
+            description: "Most bytes one user other than root may own (EDQUOT beyond it)",
+        },
+        dev_mode: u32 {
+            default: 0o600,
+            description: "Permissions of /dev/pathstore (0600: root only; 0666: every user)",
+        },
     },
 }
 
 /// The version of the module, reported by `PATHSTORE_IOC_VERSION` as `major << 16 | minor << 8 |
 /// patch`.
-pub(crate) const MODULE_VERSION: (u32, u32, u32) = (0, 1, 0);
+pub(crate) const MODULE_VERSION: (u32, u32, u32) = (0, 2, 0);
 
 #[pin_data]
 struct PathstoreModule {

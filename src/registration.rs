@@ -68,15 +68,18 @@ const _: () = assert!(
 );
 
 impl<T: MiscDevice> Registration<T> {
-    /// Registers the misc device `name` with the file operations `fops`.
+    /// Registers the misc device `name` with the file operations `fops`; its node in `/dev` gets
+    /// the permissions `mode`.
     pub(crate) fn register(
         name: &'static CStr,
         fops: &'static FileOperations,
+        mode: u16,
     ) -> impl PinInit<Self, Error> {
         try_pin_init!(Self {
             inner <- Opaque::try_ffi_init(move |slot: *mut bindings::miscdevice| {
                 let mut misc = MiscDeviceOptions { name }.into_raw::<T>();
                 misc.fops = &fops.0;
+                misc.mode = mode;
                 // SAFETY: `slot` is valid for writes (guaranteed by `try_ffi_init`).
                 unsafe { slot.write(misc) };
                 // `slot` is pinned, so it stays at this address until `drop` deregisters it. Its

@@ -17,6 +17,8 @@ use kernel::{
     bindings,
     prelude::*,
     rbtree::{
+        Entry as RBTreeEntry,
+        Iter as RBTreeIter,
         RBTree,
         RBTreeNodeReservation, //
     },
@@ -26,10 +28,19 @@ use kernel::{
 use crate::{
     abi::{
         enodata,
-        enotempty, //
+        enotempty,
+        euclean, //
+    },
+    access::{
+        Caller,
+        ROOT_UID, //
     },
     limits::Limits,
     path::Path,
+    quota::{
+        Ledger,
+        Usage, //
+    },
     uapi, //
 };
 
@@ -135,10 +146,14 @@ pub(crate) struct Node {
     child_version: u64,
     ctime_ns: u64,
     mtime_ns: u64,
+    /// The kernel uid of the user that created the node.
+    owner: u32,
+    /// `uapi::MODE_*` bits: what users other than the owner may do.
+    mode: u32,
 }
 
 impl Node {
-    fn new(value: Option<Arc<Value>>, version: u64, now: u64) -> Self {
+    fn new(value: Option<Arc<Value>>, version: u64, now: u64, owner: u32, mode: u32) -> Self {
         Self {
             value,
             children: RBTree::new(),
@@ -147,6 +162,8 @@ impl Node {
             child_version: 0,
             ctime_ns: now,
             mtime_ns: now,
+            owner,
+            mode,
         }
     }
 
@@ -175,7 +192,8 @@ impl Node {
         Some(node)
     }
 
-    /// Fills the ABI's view of this node.
+    /// Fills the ABI's view of this node. `uid` is the owner's kernel uid, which the caller
+    /// translates to the requester's user namespace.
     pub(crate) fn stat(&self) -> uapi::NodeStat {
         uapi::NodeStat {
             version: self.version,
@@ -189,7 +207,9 @@ impl Node {
             } else {
                 0
             },
-            reserved: [0; 2],
+            uid: self.owner,
+            mode: self.mode,
+            reserved: [0; 1],
         }
     }
 }
@@ -205,6 +225,43 @@ pub(crate) struct Listing {
     pub(crate) needed: usize,
 }
 
+/// Calls `f` on every node below `top` (not `top` itself), parents before children, with the
+/// node's name and its depth below `top` (1 for the children of `top`). Stops at the first error
+/// `f` returns. Walks without recursion; its stack holds `max_depth + 1` levels and a deeper
+/// tree (which the store never builds) fails with `EUCLEAN`.
+fn walk<'a>(
+    top: &'a Node,
+    max_depth: u32,
+    mut f: impl FnMut(&'a Name, &'a Node, u32) -> Result,
+) -> Result {
+    let mut stack: KVVec<RBTreeIter<'a, Name, Node>> =
+        KVVec::with_capacity(max_depth as usize + 1, GFP_KERNEL)?;
+    stack
+        .push_within_capacity(top.children.iter())
+        .map_err(|_| EINVAL)?;
+    while let Some(level) = stack.last_mut() {
+        let Some((name, node)) = level.next() else {
+            stack.pop();
+            continue;
+        };
+        // `stack.len()` is at most `max_depth + 1`, a `u32`.
+        let depth = stack.len() as u32;
+        f(name, node, depth)?;
+        if node.num_children > 0 || node.children.iter().next().is_some() {
+            stack
+                .push_within_capacity(node.children.iter())
+                .map_err(|_| euclean())?;
+        }
+    }
+    Ok(())
+}
+
+/// Reports a broken invariant found by [`Tree::check`].
+fn broken(what: &str, detail: u64) -> Error {
+    pr_err!("consistency check failed: {} ({})\n", what, detail);
+    euclean()
+}
+
 /// The whole store: the root node and the accounting that the limits apply to.
 pub(crate) struct Tree {
     root: Node,
@@ -215,38 +272,47 @@ pub(crate) struct Tree {
     /// The store-wide change counter; every change takes the next value.
     sequence: u64,
     limits: Limits,
+    /// What each user owns, for the per-user quotas.
+    ledger: Ledger,
     /// Work stack for tearing subtrees down without recursion. Always empty between calls; its
     /// capacity (`max_depth + 1`) is reserved up front so that deletes never allocate.
     teardown: KVVec<Node>,
 }
 
 impl Tree {
-    /// Creates an empty store (just the root) under `limits`.
+    /// Creates an empty store (just the root, owned by root) under `limits`.
     pub(crate) fn new(limits: Limits) -> Result<Self> {
         let depth = limits.max_depth as usize + 1;
         Ok(Self {
-            root: Node::new(None, 0, now_ns()),
+            root: Node::new(None, 0, now_ns(), ROOT_UID, uapi::MODE_ROOT),
             nodes: 1,
             bytes: 0,
             sequence: 0,
             limits,
+            ledger: Ledger::new(),
             teardown: KVVec::with_capacity(depth, GFP_KERNEL)?,
         })
     }
 
-    /// Sets the value of the node at `path`, creating it and its missing parents.
+    /// Sets the value of the node at `path` for `caller`, creating it and its missing parents.
     ///
-    /// With `create_only`, fails with `EEXIST` when the node already exists. Returns the node's
-    /// new version.
+    /// With `create_only`, fails with `EEXIST` when the node already exists. With `mode`, the
+    /// nodes created get that access mode, and so does the node itself if it exists. Returns the
+    /// node's new version.
     pub(crate) fn set(
         &mut self,
         path: &Path<'_>,
         value: Arc<Value>,
         create_only: bool,
+        mode: Option<u32>,
+        caller: &Caller,
     ) -> Result<u64> {
         let value_len = value.len();
         if value_len > u64::from(self.limits.max_value_len) {
             return Err(E2BIG);
+        }
+        if mode.is_some_and(|m| m & !uapi::MODE_ALL != 0) {
+            return Err(EINVAL);
         }
         let seq = self.sequence + 1;
         let now = now_ns();
@@ -268,21 +334,35 @@ impl Tree {
             if create_only {
                 return Err(EEXIST);
             }
-            let bytes = (self.bytes - node.value_len())
+            caller.may_write(node.owner, node.mode)?;
+            if mode.is_some() && !caller.owns(node.owner) {
+                return Err(EPERM);
+            }
+            let old_len = node.value_len();
+            let bytes = (self.bytes - old_len)
                 .checked_add(value_len)
                 .filter(|&b| b <= self.limits.max_bytes)
                 .ok_or(ENOSPC)?;
+            let charge = self
+                .ledger
+                .prepare(node.owner, 0, value_len, old_len, &self.limits)?;
             let node = self.root.descend_mut(path.components()).ok_or(ENOENT)?;
             node.value = Some(value);
             node.version = seq;
             node.mtime_ns = now;
+            if let Some(mode) = mode {
+                node.mode = mode;
+            }
+            self.ledger.commit(charge);
             self.bytes = bytes;
             self.sequence = seq;
             return Ok(seq);
         }
 
-        // Create the missing nodes: check the limits, then build them as a detached chain (the
-        // only step that allocates), then link the chain in, which cannot fail.
+        // Create the missing nodes: check the permission and the limits, then build them as a
+        // detached chain (the only step that allocates), then link the chain in, which cannot
+        // fail.
+        caller.may_write(node.owner, node.mode)?;
         let new_nodes = (path.depth() - existing) as u64;
         let names_len: u64 = path
             .components()
@@ -294,17 +374,21 @@ impl Tree {
             .checked_add(new_nodes)
             .filter(|&n| n <= self.limits.max_nodes)
             .ok_or(ENOSPC)?;
+        let added = names_len.checked_add(value_len).ok_or(ENOSPC)?;
         let bytes = self
             .bytes
-            .checked_add(names_len)
-            .and_then(|b| b.checked_add(value_len))
+            .checked_add(added)
             .filter(|&b| b <= self.limits.max_bytes)
             .ok_or(ENOSPC)?;
+        let charge = self
+            .ledger
+            .prepare(caller.uid, new_nodes, added, 0, &self.limits)?;
+        let mode = mode.unwrap_or(uapi::MODE_DEFAULT);
 
         let mut missing = path.components().rev().take(path.depth() - existing);
         let mut chain_name = missing.next().ok_or(EINVAL)?;
-        let mut chain = Node::new(Some(value), seq, now);
-        let link = loop {
+        let mut chain = Node::new(Some(value), seq, now, caller.uid, mode);
+        let (name, reservation) = loop {
             let link = Name::new(chain_name).and_then(|name| {
                 let reservation = RBTreeNodeReservation::new(GFP_KERNEL)?;
                 Ok((name, reservation))
@@ -312,15 +396,15 @@ impl Tree {
             let (name, reservation) = match link {
                 Ok(link) => link,
                 Err(e) => {
-                    self.destroy(chain);
+                    self.free_detached(chain);
                     return Err(e);
                 }
             };
             match missing.next() {
                 // `chain_name` is the first missing component: link it to the tree below.
-                None => break reservation.into_node(name, chain),
+                None => break (name, reservation),
                 Some(parent_name) => {
-                    let mut parent = Node::new(None, seq, now);
+                    let mut parent = Node::new(None, seq, now, caller.uid, mode);
                     parent.children.insert(reservation.into_node(name, chain));
                     parent.num_children = 1;
                     parent.child_version = seq;
@@ -334,69 +418,80 @@ impl Tree {
             .root
             .descend_mut(path.components().take(existing))
             .ok_or(ENOENT)?;
-        // The lookup above found no child of this name, and the lock has been held since.
-        if let Some(old) = parent.children.insert(link) {
-            // Unreachable; put nothing at risk if it were not.
-            let (_, old) = old.to_key_value();
-            self.destroy(old);
-            return Err(EEXIST);
+        match parent.children.entry(name) {
+            RBTreeEntry::Vacant(entry) => {
+                entry.insert(chain, reservation);
+            }
+            // The lookup above found no child of this name, and the lock has been held since;
+            // nothing has changed yet if it were otherwise.
+            RBTreeEntry::Occupied(_) => {
+                self.free_detached(chain);
+                return Err(EEXIST);
+            }
         }
         parent.num_children += 1;
         parent.child_version = seq;
+        self.ledger.commit(charge);
         self.nodes = nodes;
         self.bytes = bytes;
         self.sequence = seq;
         Ok(seq)
     }
 
-    /// The value and version of the node at `path`.
-    pub(crate) fn get(&self, path: &Path<'_>) -> Result<(Arc<Value>, u64)> {
+    /// The value and version of the node at `path`, if `caller` may read it.
+    pub(crate) fn get(&self, path: &Path<'_>, caller: &Caller) -> Result<(Arc<Value>, u64)> {
         let node = self.root.descend(path.components()).ok_or(ENOENT)?;
+        caller.may_read(node.owner, node.mode)?;
         let value = node.value.as_ref().ok_or_else(enodata)?;
         Ok((value.clone(), node.version))
     }
 
-    /// The metadata of the node at `path`.
+    /// The metadata of the node at `path` (visible to every user).
     pub(crate) fn stat(&self, path: &Path<'_>) -> Result<uapi::NodeStat> {
         Ok(self.root.descend(path.components()).ok_or(ENOENT)?.stat())
     }
 
-    /// Usage and limits of the whole store.
-    pub(crate) fn stats(&self) -> uapi::StoreStats {
+    /// Usage and limits of the whole store, and what `uid` owns.
+    pub(crate) fn stats(&self, uid: u32) -> uapi::StoreStats {
+        let usage = self.ledger.usage(uid);
         let mut stats = uapi::StoreStats {
             nodes: self.nodes,
             bytes: self.bytes,
             sequence: self.sequence,
+            uid_nodes: usage.nodes,
+            uid_bytes: usage.bytes,
             ..Default::default()
         };
         self.limits.fill(&mut stats);
         stats
     }
 
-    /// Deletes the node at `path`; with `recursive`, also everything below it.
+    /// Deletes the node at `path` for `caller`; with `recursive`, also everything below it, which
+    /// `caller` must be allowed to delete node by node.
     ///
     /// The root is never removed: deleting `/` removes its value (and with `recursive` all other
     /// nodes).
-    pub(crate) fn delete(&mut self, path: &Path<'_>, recursive: bool) -> Result {
+    pub(crate) fn delete(&mut self, path: &Path<'_>, recursive: bool, caller: &Caller) -> Result {
         let seq = self.sequence + 1;
         let Some(name) = path.name() else {
+            caller.may_write(self.root.owner, self.root.mode)?;
             if !recursive && self.root.num_children > 0 {
                 return Err(enotempty());
             }
+            self.may_delete_below(&self.root, caller)?;
             let children = mem::take(&mut self.root.children);
-            let value = self.root.value.take();
-            let mut detached = Node::new(value, 0, 0);
-            detached.children = children;
-            detached.num_children = self.root.num_children;
-            if detached.num_children > 0 {
+            let (nodes, mut bytes) = self.destroy_children(children, true);
+            if let Some(value) = self.root.value.take() {
+                self.ledger.uncharge(self.root.owner, 0, value.len());
+                bytes += value.len();
+            }
+            if self.root.num_children > 0 {
                 self.root.child_version = seq;
             }
             self.root.num_children = 0;
             self.root.version = seq;
             self.root.mtime_ns = now_ns();
-            let (nodes, bytes) = self.destroy(detached);
-            // `destroy` counted the detached copy of the root, which stays.
-            self.nodes -= nodes - 1;
+            self.nodes -= nodes;
             self.bytes -= bytes;
             self.sequence = seq;
             return Ok(());
@@ -405,34 +500,55 @@ impl Tree {
         let parent_depth = path.depth() - 1;
         let parent = self
             .root
-            .descend_mut(path.components().take(parent_depth))
+            .descend(path.components().take(parent_depth))
             .ok_or(ENOENT)?;
         let node = Name::lookup(name, |k| parent.children.get(k)).ok_or(ENOENT)?;
+        caller.may_write(node.owner, node.mode)?;
         if !recursive && node.num_children > 0 {
             return Err(enotempty());
         }
+        self.may_delete_below(node, caller)?;
+
+        let parent = self
+            .root
+            .descend_mut(path.components().take(parent_depth))
+            .ok_or(ENOENT)?;
         let removed = Name::lookup(name, |k| parent.children.remove_node(k)).ok_or(ENOENT)?;
         parent.num_children -= 1;
         parent.child_version = seq;
-        let (name, node) = removed.to_key_value();
-        let (nodes, bytes) = self.destroy(node);
-        self.nodes -= nodes;
-        self.bytes -= bytes + name.as_bytes().len() as u64;
+        let (name, mut node) = removed.to_key_value();
+        let own = name.as_bytes().len() as u64 + node.value_len();
+        self.ledger.uncharge(node.owner, 1, own);
+        let (nodes, bytes) = self.destroy_children(mem::take(&mut node.children), true);
+        self.nodes -= nodes + 1;
+        self.bytes -= bytes + own;
         self.sequence = seq;
         Ok(())
     }
 
+    /// Checks that `caller` may delete every node below `top`.
+    fn may_delete_below(&self, top: &Node, caller: &Caller) -> Result {
+        if caller.admin || top.num_children == 0 {
+            return Ok(());
+        }
+        walk(top, self.limits.max_depth, |_, node, _| {
+            caller.may_write(node.owner, node.mode)
+        })
+    }
+
     /// Appends the names of the children of `path` that sort after `after` to `out`, each
-    /// followed by NUL, while `out` stays within `room` bytes. Give `out` a capacity of `room`
-    /// so that nothing here allocates.
+    /// followed by NUL, while `out` stays within `room` bytes, if `caller` may read the node.
+    /// Give `out` a capacity of `room` so that nothing here allocates.
     pub(crate) fn list(
         &mut self,
         path: &Path<'_>,
         after: Option<&[u8]>,
         out: &mut KVVec<u8>,
         room: usize,
+        caller: &Caller,
     ) -> Result<Listing> {
         let node = self.root.descend_mut(path.components()).ok_or(ENOENT)?;
+        caller.may_read(node.owner, node.mode)?;
         let mut listing = Listing::default();
         // The kernel's `RBTree` only moves mutable cursors; nothing is changed through it.
         let mut cursor = match after {
@@ -464,13 +580,113 @@ impl Tree {
         Ok(listing)
     }
 
-    /// Frees `node` and everything below it without recursion, using the reserved work stack.
-    /// Returns the number of nodes and bytes (values and the names below `node`) freed.
-    fn destroy(&mut self, node: Node) -> (u64, u64) {
+    /// Walks the whole tree and verifies every counter and invariant: the node and byte totals,
+    /// each user's usage, child counts, versions, names, modes, depths and limits. Fails with
+    /// `EUCLEAN` (and logs what is broken) if anything is off.
+    pub(crate) fn check(&self) -> Result<uapi::CheckArgs> {
+        // What each owner should own, in uid order: the ledger's users, counted afresh.
+        let mut owners: KVVec<(u32, Usage)> = KVVec::new();
+        for (&uid, usage) in self.ledger.iter() {
+            if *usage == Usage::default() {
+                return Err(broken("ledger keeps an empty entry for uid", uid.into()));
+            }
+            owners.push((uid, Usage::default()), GFP_KERNEL)?;
+        }
+        let seq = self.sequence;
+        let limits = &self.limits;
+        let verify = |node: &Node, owners: &mut KVVec<(u32, Usage)>, own: u64, counted: u64| {
+            if node.version > seq || node.child_version > seq {
+                return Err(broken("version ahead of the sequence", node.version));
+            }
+            if node.mode & !uapi::MODE_ALL != 0 {
+                return Err(broken("unknown mode bits", node.mode.into()));
+            }
+            if node.value_len() > u64::from(limits.max_value_len) {
+                return Err(broken("value over max_value_len", node.value_len()));
+            }
+            let children = node.children.iter().count() as u64;
+            if children != node.num_children {
+                return Err(broken("child count differs from the children", children));
+            }
+            let i = owners
+                .binary_search_by_key(&node.owner, |&(uid, _)| uid)
+                .map_err(|_| broken("owner missing from the ledger", node.owner.into()))?;
+            owners[i].1.nodes += counted;
+            owners[i].1.bytes += own;
+            Ok(())
+        };
+
+        let root = &self.root;
+        let mut nodes = 1u64;
+        let mut bytes = root.value_len();
+        if root.value.is_some() || root.owner != ROOT_UID {
+            verify(root, &mut owners, root.value_len(), 0)?;
+        } else if root.children.iter().count() as u64 != root.num_children {
+            return Err(broken("root child count differs", root.num_children));
+        }
+        walk(root, limits.max_depth, |name, node, depth| {
+            let name = name.as_bytes();
+            if name.is_empty()
+                || name.len() > uapi::MAX_NAME_LEN as usize
+                || name.iter().any(|&b| b == b'/' || b == 0)
+            {
+                return Err(broken("invalid name of length", name.len() as u64));
+            }
+            if depth > limits.max_depth {
+                return Err(broken("node deeper than max_depth", depth.into()));
+            }
+            let own = name.len() as u64 + node.value_len();
+            nodes += 1;
+            bytes += own;
+            verify(node, &mut owners, own, 1)
+        })?;
+
+        if nodes != self.nodes {
+            return Err(broken("node total differs from the nodes", self.nodes));
+        }
+        if bytes != self.bytes {
+            return Err(broken("byte total differs from the nodes", self.bytes));
+        }
+        if nodes > limits.max_nodes || bytes > limits.max_bytes {
+            return Err(broken("store over its limits", nodes));
+        }
+        for (&(uid, counted), (_, &usage)) in owners.iter().zip(self.ledger.iter()) {
+            if counted != usage {
+                return Err(broken("ledger differs from the nodes for uid", uid.into()));
+            }
+        }
+        if !self.teardown.is_empty() {
+            return Err(broken(
+                "teardown stack not empty",
+                self.teardown.len() as u64,
+            ));
+        }
+        Ok(uapi::CheckArgs {
+            nodes,
+            bytes,
+            owners: owners.len() as u64,
+            reserved: [0; 1],
+        })
+    }
+
+    /// Frees a chain built by [`Tree::set`] that was never linked (nor charged).
+    fn free_detached(&mut self, mut chain: Node) {
+        let children = mem::take(&mut chain.children);
+        self.destroy_children(children, false);
+    }
+
+    /// Frees every node of `children` and below without recursion, using the reserved work
+    /// stack, and with `account` returns each to its owner's quota. Returns the number of nodes
+    /// and bytes (names and values) freed.
+    fn destroy_children(&mut self, children: RBTree<Name, Node>, account: bool) -> (u64, u64) {
         let mut nodes = 0u64;
         let mut bytes = 0u64;
         let stack = &mut self.teardown;
-        let mut pending = Some(node);
+        let ledger = &mut self.ledger;
+        // A holder for `children`, at the bottom of the stack; not a node of the tree.
+        let mut holder = Node::new(None, 0, 0, ROOT_UID, 0);
+        holder.children = children;
+        let mut pending = Some(holder);
         loop {
             if let Some(node) = pending.take() {
                 if let Err(full) = stack.push_within_capacity(node) {
@@ -484,16 +700,17 @@ impl Tree {
             match top.children.cursor_front_mut() {
                 Some(cursor) => {
                     let (_, child) = cursor.remove_current();
-                    top.num_children -= 1;
                     let (name, child) = child.to_key_value();
-                    bytes += name.as_bytes().len() as u64;
+                    let own = name.as_bytes().len() as u64 + child.value_len();
+                    nodes += 1;
+                    bytes += own;
+                    if account {
+                        ledger.uncharge(child.owner, 1, own);
+                    }
                     pending = Some(child);
                 }
                 None => {
-                    if let Some(leaf) = stack.pop() {
-                        nodes += 1;
-                        bytes += leaf.value_len();
-                    }
+                    stack.pop();
                 }
             }
         }
@@ -503,17 +720,24 @@ impl Tree {
 
 impl Drop for Tree {
     fn drop(&mut self) {
-        let root = mem::replace(&mut self.root, Node::new(None, 0, 0));
-        self.destroy(root);
+        let children = mem::take(&mut self.root.children);
+        self.destroy_children(children, false);
     }
 }
 
 #[kunit_tests(pathstore_tree)]
 mod tests {
     use super::*;
+    use crate::abi::edquot;
+
+    const ROOT: Caller = Caller::root();
 
     fn limits() -> Limits {
         Limits::from_params(16, 256, 8, 20, 200)
+    }
+
+    fn user(uid: u32) -> Caller {
+        Caller { uid, admin: false }
     }
 
     fn value(bytes: &[u8]) -> Result<Arc<Value>> {
@@ -529,14 +753,14 @@ mod tests {
     #[test]
     fn set_creates_parents_without_values() -> Result {
         let mut t = Tree::new(limits())?;
-        let v1 = t.set(&p(b"/a/b/c", &t)?, value(b"x")?, false)?;
-        assert_eq!(t.stats().nodes, 4);
-        assert_eq!(t.stats().bytes, 4);
-        let (v, version) = t.get(&p(b"/a/b/c", &t)?)?;
+        let v1 = t.set(&p(b"/a/b/c", &t)?, value(b"x")?, false, None, &ROOT)?;
+        assert_eq!(t.stats(0).nodes, 4);
+        assert_eq!(t.stats(0).bytes, 4);
+        let (v, version) = t.get(&p(b"/a/b/c", &t)?, &ROOT)?;
         assert_eq!(v.as_bytes(), b"x");
         assert_eq!(version, v1);
-        assert_eq!(t.get(&p(b"/a/b", &t)?).err(), Some(enodata()));
-        assert_eq!(t.get(&p(b"/a/x", &t)?).err(), Some(ENOENT));
+        assert_eq!(t.get(&p(b"/a/b", &t)?, &ROOT).err(), Some(enodata()));
+        assert_eq!(t.get(&p(b"/a/x", &t)?, &ROOT).err(), Some(ENOENT));
         let st = t.stat(&p(b"/a", &t)?)?;
         assert_eq!(st.num_children, 1);
         assert_eq!(st.flags & uapi::STAT_HAS_VALUE, 0);
@@ -546,14 +770,14 @@ mod tests {
     #[test]
     fn versions_increase_and_create_only() -> Result {
         let mut t = Tree::new(limits())?;
-        let v1 = t.set(&p(b"/k", &t)?, value(b"1")?, true)?;
-        let v2 = t.set(&p(b"/k", &t)?, value(b"22")?, false)?;
+        let v1 = t.set(&p(b"/k", &t)?, value(b"1")?, true, None, &ROOT)?;
+        let v2 = t.set(&p(b"/k", &t)?, value(b"22")?, false, None, &ROOT)?;
         assert!(v2 > v1);
         assert_eq!(
-            t.set(&p(b"/k", &t)?, value(b"3")?, true).err(),
+            t.set(&p(b"/k", &t)?, value(b"3")?, true, None, &ROOT).err(),
             Some(EEXIST)
         );
-        assert_eq!(t.stats().bytes, 3);
+        assert_eq!(t.stats(0).bytes, 3);
         Ok(())
     }
 
@@ -561,20 +785,22 @@ mod tests {
     fn limits_leave_store_unchanged() -> Result {
         let mut t = Tree::new(limits())?;
         assert_eq!(
-            t.set(&p(b"/big", &t)?, value(&[0; 17])?, false).err(),
+            t.set(&p(b"/big", &t)?, value(&[0; 17])?, false, None, &ROOT)
+                .err(),
             Some(E2BIG)
         );
         // 20 nodes at most: the root plus 19.
         for i in 0..19u8 {
             let name = [b'/', b'a' + i];
-            t.set(&p(&name, &t)?, value(b"")?, false)?;
+            t.set(&p(&name, &t)?, value(b"")?, false, None, &ROOT)?;
         }
-        let before = t.stats();
+        let before = t.stats(0);
         assert_eq!(
-            t.set(&p(b"/z/y", &t)?, value(b"")?, false).err(),
+            t.set(&p(b"/z/y", &t)?, value(b"")?, false, None, &ROOT)
+                .err(),
             Some(ENOSPC)
         );
-        assert_eq!(t.stats(), before);
+        assert_eq!(t.stats(0), before);
         assert_eq!(t.stat(&p(b"/z", &t)?).err(), Some(ENOENT));
         Ok(())
     }
@@ -583,26 +809,119 @@ mod tests {
     fn delete_and_list() -> Result {
         let mut t = Tree::new(limits())?;
         for path in [&b"/d/b"[..], b"/d/a", b"/d/c/x"] {
-            t.set(&p(path, &t)?, value(b"v")?, false)?;
+            t.set(&p(path, &t)?, value(b"v")?, false, None, &ROOT)?;
         }
         let mut out = KVVec::with_capacity(64, GFP_KERNEL)?;
-        let l = t.list(&p(b"/d", &t)?, None, &mut out, 64)?;
+        let l = t.list(&p(b"/d", &t)?, None, &mut out, 64, &ROOT)?;
         assert_eq!(l.count, 3);
         assert!(!l.more);
         assert_eq!(&out[..], b"a\0b\0c\0");
         let mut out = KVVec::with_capacity(2, GFP_KERNEL)?;
-        let l = t.list(&p(b"/d", &t)?, Some(b"a"), &mut out, 2)?;
+        let l = t.list(&p(b"/d", &t)?, Some(b"a"), &mut out, 2, &ROOT)?;
         assert_eq!((l.count, l.more), (1, true));
         assert_eq!(&out[..], b"b\0");
 
-        assert_eq!(t.delete(&p(b"/d/c", &t)?, false).err(), Some(enotempty()));
-        t.delete(&p(b"/d/c", &t)?, true)?;
-        t.delete(&p(b"/d/a", &t)?, false)?;
-        assert_eq!(t.delete(&p(b"/d/a", &t)?, false).err(), Some(ENOENT));
-        assert_eq!(t.stats().nodes, 3);
-        t.delete(&p(b"/", &t)?, true)?;
-        assert_eq!(t.stats().nodes, 1);
-        assert_eq!(t.stats().bytes, 0);
+        assert_eq!(
+            t.delete(&p(b"/d/c", &t)?, false, &ROOT).err(),
+            Some(enotempty())
+        );
+        t.delete(&p(b"/d/c", &t)?, true, &ROOT)?;
+        t.delete(&p(b"/d/a", &t)?, false, &ROOT)?;
+        assert_eq!(t.delete(&p(b"/d/a", &t)?, false, &ROOT).err(), Some(ENOENT));
+        assert_eq!(t.stats(0).nodes, 3);
+        t.delete(&p(b"/", &t)?, true, &ROOT)?;
+        assert_eq!(t.stats(0).nodes, 1);
+        assert_eq!(t.stats(0).bytes, 0);
+        Ok(())
+    }
+
+    #[test]
+    fn owners_and_modes() -> Result {
+        let mut t = Tree::new(limits())?;
+        let (alice, bob) = (user(1000), user(1001));
+        t.set(&p(b"/a/x", &t)?, value(b"1")?, false, None, &alice)?;
+        t.set(&p(b"/a/secret", &t)?, value(b"s")?, false, Some(0), &alice)?;
+        assert_eq!(t.stat(&p(b"/a", &t)?)?.uid, 1000);
+        assert_eq!(t.stat(&p(b"/a", &t)?)?.mode, uapi::MODE_DEFAULT);
+        let before = t.stats(1000);
+        // Bob may read a default-mode node, but neither change it nor create under it.
+        assert_eq!(t.get(&p(b"/a/x", &t)?, &bob)?.0.as_bytes(), b"1");
+        assert_eq!(t.get(&p(b"/a/secret", &t)?, &bob).err(), Some(EACCES));
+        let set = |t: &mut Tree, path: &[u8], who: &Caller| -> Result<u64> {
+            let path = Path::parse(path, &t.limits)?;
+            t.set(&path, value(b"2")?, false, None, who)
+        };
+        assert_eq!(set(&mut t, b"/a/x", &bob).err(), Some(EACCES));
+        assert_eq!(set(&mut t, b"/a/new", &bob).err(), Some(EACCES));
+        assert_eq!(t.delete(&p(b"/a/x", &t)?, false, &bob).err(), Some(EACCES));
+        assert_eq!(t.delete(&p(b"/", &t)?, true, &bob).err(), Some(EACCES));
+        assert_eq!(
+            t.set(&p(b"/a/x", &t)?, value(b"3")?, false, Some(3), &bob)
+                .err(),
+            Some(EACCES)
+        );
+        assert_eq!(t.stats(1000), before);
+        // Only the owner changes the mode; then Bob may write and create.
+        t.set(
+            &p(b"/a", &t)?,
+            value(b"")?,
+            false,
+            Some(uapi::MODE_ALL),
+            &alice,
+        )?;
+        set(&mut t, b"/a/new", &bob)?;
+        assert_eq!(t.stats(1001).uid_nodes, 1);
+        assert_eq!(
+            t.set(&p(b"/a", &t)?, value(b"")?, false, Some(0), &bob)
+                .err(),
+            Some(EPERM)
+        );
+        // A recursive delete needs the right to delete every node below.
+        assert_eq!(t.delete(&p(b"/a", &t)?, true, &bob).err(), Some(EACCES));
+        // Nor may Alice delete Bob's node under her own.
+        assert_eq!(t.delete(&p(b"/a", &t)?, true, &alice).err(), Some(EACCES));
+        t.delete(&p(b"/a/new", &t)?, false, &bob)?;
+        t.delete(&p(b"/a", &t)?, true, &alice)?;
+        assert_eq!(t.stats(1000).uid_nodes, 0);
+        assert_eq!(t.stats(1001).uid_nodes, 0);
+        t.check()?;
+        Ok(())
+    }
+
+    #[test]
+    fn quotas_and_check() -> Result {
+        let mut t = Tree::new(limits().with_uid_quota(3, 10))?;
+        let alice = user(1000);
+        t.set(&p(b"/q/a", &t)?, value(b"12345")?, false, None, &alice)?;
+        assert_eq!(t.stats(1000).uid_nodes, 2);
+        assert_eq!(t.stats(1000).uid_bytes, 7);
+        let before = t.stats(1000);
+        // A fourth node, or an eleventh byte, is over the quota.
+        assert_eq!(
+            t.set(&p(b"/q/b/c", &t)?, value(b"")?, false, None, &alice)
+                .err(),
+            Some(edquot())
+        );
+        assert_eq!(
+            t.set(&p(b"/q/a", &t)?, value(b"123456789")?, false, None, &alice)
+                .err(),
+            Some(edquot())
+        );
+        assert_eq!(t.stats(1000), before);
+        // Root is not limited by the per-user quota.
+        t.set(
+            &p(b"/r/s/t/u", &t)?,
+            value(b"0123456789")?,
+            false,
+            None,
+            &ROOT,
+        )?;
+        let check = t.check()?;
+        assert_eq!(check.nodes, t.stats(0).nodes);
+        assert_eq!(check.bytes, t.stats(0).bytes);
+        assert_eq!(check.owners, 2);
+        t.delete(&p(b"/", &t)?, true, &ROOT)?;
+        assert_eq!(t.check()?.owners, 0);
         Ok(())
     }
 }

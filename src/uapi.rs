@@ -71,11 +71,30 @@ pub const IOC_LIST: u32 = iowr::<ListArgs>(0x04);
 pub const IOC_STAT: u32 = iowr::<StatArgs>(0x05);
 /// `PATHSTORE_IOC_STORE_STATS`: whole-store usage and limits ([`StoreStats`]).
 pub const IOC_STORE_STATS: u32 = ior::<StoreStats>(0x06);
+/// `PATHSTORE_IOC_CHECK`: walk the whole store and verify every counter and invariant
+/// ([`CheckArgs`]). Needs `CAP_SYS_ADMIN`; fails with `EUCLEAN` if anything is inconsistent.
+pub const IOC_CHECK: u32 = ior::<CheckArgs>(0x07);
 
 /// [`SetArgs::flags`]: fail with `EEXIST` if the node already exists (with or without a value).
 pub const SET_CREATE: u32 = 1 << 0;
+/// [`SetArgs::flags`]: give the nodes this call creates the access mode [`SetArgs::mode`], and
+/// set the mode of the node itself if it exists (only its owner or `CAP_SYS_ADMIN` may: `EPERM`).
+/// Without it, created nodes get [`MODE_DEFAULT`] and an existing node keeps its mode.
+pub const SET_MODE: u32 = 1 << 1;
 /// Every flag [`SetArgs::flags`] accepts.
-pub const SET_FLAGS_ALL: u32 = SET_CREATE;
+pub const SET_FLAGS_ALL: u32 = SET_CREATE | SET_MODE;
+
+/// Node access mode: users other than the node's owner may read its value and list its children.
+pub const MODE_OTHERS_READ: u32 = 1 << 0;
+/// Node access mode: users other than the node's owner may replace its value, delete it and
+/// create children under it.
+pub const MODE_OTHERS_WRITE: u32 = 1 << 1;
+/// Every valid access mode bit.
+pub const MODE_ALL: u32 = MODE_OTHERS_READ | MODE_OTHERS_WRITE;
+/// The mode of nodes created without [`SET_MODE`]: readable by all, changed by the owner only.
+pub const MODE_DEFAULT: u32 = MODE_OTHERS_READ;
+/// The mode of the root node: every user may read it and create nodes under it.
+pub const MODE_ROOT: u32 = MODE_OTHERS_READ | MODE_OTHERS_WRITE;
 
 /// [`DeleteArgs::flags`]: delete the node together with all its descendants.
 pub const DELETE_RECURSIVE: u32 = 1 << 0;
@@ -115,8 +134,8 @@ pub struct SetArgs {
     pub value_len: u32,
     /// In: `SET_*` flags.
     pub flags: u32,
-    /// Must be zero.
-    pub pad: u32,
+    /// In: with [`SET_MODE`], the access mode (`MODE_*` bits); must be zero without it.
+    pub mode: u32,
     /// Out: the node's version after the change.
     pub version: u64,
     /// Must be zero.
@@ -214,8 +233,13 @@ pub struct NodeStat {
     pub value_len: u32,
     /// `STAT_*` flags.
     pub flags: u32,
+    /// The user that created the node (its owner), in the caller's user namespace. The root
+    /// node belongs to uid 0.
+    pub uid: u32,
+    /// The node's access mode (`MODE_*` bits).
+    pub mode: u32,
     /// Zero.
-    pub reserved: [u64; 2],
+    pub reserved: [u64; 1],
 }
 
 /// Argument of [`IOC_STAT`].
@@ -254,8 +278,28 @@ pub struct StoreStats {
     pub max_depth: u32,
     /// Zero.
     pub pad: u32,
+    /// Nodes owned by the caller (the user that opened the file).
+    pub uid_nodes: u64,
+    /// Bytes of names and values of the nodes the caller owns.
+    pub uid_bytes: u64,
+    /// Limit on `uid_nodes` for users other than root (module parameter `uid_max_nodes`).
+    pub uid_max_nodes: u64,
+    /// Limit on `uid_bytes` for users other than root (module parameter `uid_max_bytes`).
+    pub uid_max_bytes: u64,
+}
+
+/// Argument of [`IOC_CHECK`]: what the consistency walk counted.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CheckArgs {
+    /// Out: nodes visited, the root included.
+    pub nodes: u64,
+    /// Out: bytes of names and values visited.
+    pub bytes: u64,
+    /// Out: users owning at least one node.
+    pub owners: u64,
     /// Zero.
-    pub reserved: [u64; 4],
+    pub reserved: [u64; 1],
 }
 
 // Every argument must fit the 14-bit size field of an ioctl number.

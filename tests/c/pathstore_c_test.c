@@ -499,8 +499,10 @@ static void test_stat(void)
 	CHECK(e == 0 && st.ctime_ns > 0 && st.mtime_ns >= st.ctime_ns,
 	      "stat ctime set, mtime not before it", "ctime %llu mtime %llu",
 	      (unsigned long long)st.ctime_ns, (unsigned long long)st.mtime_ns);
-	CHECK(e == 0 && st.reserved[0] == 0 && st.reserved[1] == 0, "stat reserved fields are zeroed",
-	      "%s", en(e));
+	CHECK(e == 0 && st.reserved[0] == 0, "stat reserved fields are zeroed", "%s", en(e));
+	CHECK(e == 0 && st.uid == getuid() && st.mode == PATHSTORE_MODE_DEFAULT,
+	      "stat reports the creator as owner and the default mode", "%s, uid %u, mode %#x", en(e),
+	      st.uid, st.mode);
 
 	e = ps_stat(ROOT "/list", &st);
 	CHECK(e == 0 && !(st.flags & PATHSTORE_STAT_HAS_VALUE) && st.value_len == 0 &&
@@ -580,8 +582,12 @@ static void test_store_stats(struct pathstore_store_stats *s)
 	      (unsigned long long)a.bytes, (unsigned long long)b.bytes,
 	      (unsigned long long)a.sequence, (unsigned long long)b.sequence,
 	      (unsigned long long)v);
-	CHECK(b.pad == 0 && b.reserved[0] == 0 && b.reserved[3] == 0,
-	      "store stats pad and reserved are zeroed", "pad %u", b.pad);
+	CHECK(b.pad == 0, "store stats pad is zeroed", "pad %u", b.pad);
+	CHECK(b.uid_nodes < b.nodes && b.uid_bytes <= b.bytes && b.uid_max_nodes > 0,
+	      "store stats report the caller's usage and quota",
+	      "uid_nodes %llu of %llu, uid_bytes %llu of %llu", (unsigned long long)b.uid_nodes,
+	      (unsigned long long)b.nodes, (unsigned long long)b.uid_bytes,
+	      (unsigned long long)b.bytes);
 }
 
 static void test_delete(void)
@@ -797,9 +803,14 @@ static void test_reserved(void)
 	CHECK(e == EINVAL, "set with a non-zero reserved field gives EINVAL", "%s", en(e));
 	CHECK(!exists(p), "the rejected set created nothing", "%s exists", p);
 	INIT(s);
-	s.pad = 1;
+	s.mode = 1;
 	e = xioctl(PATHSTORE_IOC_SET, &s);
-	CHECK(e == EINVAL, "set with a non-zero pad gives EINVAL", "%s", en(e));
+	CHECK(e == EINVAL, "set with a mode but without PATHSTORE_SET_MODE gives EINVAL", "%s", en(e));
+	INIT(s);
+	s.flags = PATHSTORE_SET_MODE;
+	s.mode = 1u << 2;
+	e = xioctl(PATHSTORE_IOC_SET, &s);
+	CHECK(e == EINVAL, "set with an unknown mode bit gives EINVAL", "%s", en(e));
 	INIT(s);
 	s.flags = 1u << 7;
 	e = xioctl(PATHSTORE_IOC_SET, &s);

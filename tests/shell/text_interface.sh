@@ -238,7 +238,7 @@ err_cmd "ls of a missing node fails with ENOENT" "ls $T/missing" ENOENT
 # --- stat ----------------------------------------------------------------------------------------
 
 stat_re='version=[0-9]+ child_version=[0-9]+ ctime_ns=[0-9]+ mtime_ns=[0-9]+ children=[0-9]+'
-stat_re="$stat_re value_len=[0-9]+ has_value=[01]"
+stat_re="$stat_re value_len=[0-9]+ has_value=[01] uid=[0-9]+ mode=[0-3]"
 query "stat $T/sp"
 line=${REPLY%"$nl"}
 if [ "$REPLY" = "$line$nl" ] && echo "$line" | grep -Eqx "$stat_re"; then
@@ -283,7 +283,8 @@ err_cmd "stat of a missing node fails with ENOENT" "stat $T/missing" ENOENT
 # --- stats ---------------------------------------------------------------------------------------
 
 stats_re='nodes=[0-9]+ bytes=[0-9]+ max_nodes=[0-9]+ max_bytes=[0-9]+ max_value_len=[0-9]+'
-stats_re="$stats_re max_path_len=[0-9]+ max_depth=[0-9]+ sequence=[0-9]+"
+stats_re="$stats_re max_path_len=[0-9]+ max_depth=[0-9]+ sequence=[0-9]+ uid_nodes=[0-9]+"
+stats_re="$stats_re uid_bytes=[0-9]+ uid_max_nodes=[0-9]+ uid_max_bytes=[0-9]+"
 query stats
 s1=${REPLY%"$nl"}
 if [ "$REPLY" = "$s1$nl" ] && echo "$s1" | grep -Eqx "$stats_re"; then

@@ -39,8 +39,27 @@
  * value).
  */
 #define PATHSTORE_SET_CREATE (1U << 0)
+/*
+ * struct pathstore_set.flags: give the nodes the call creates the access mode
+ * struct pathstore_set.mode, and set the mode of the node itself if it exists (only its owner or
+ * CAP_SYS_ADMIN may: EPERM). Without it, created nodes get PATHSTORE_MODE_DEFAULT and an existing
+ * node keeps its mode.
+ */
+#define PATHSTORE_SET_MODE (1U << 1)
 /* Every flag struct pathstore_set.flags accepts. */
-#define PATHSTORE_SET_FLAGS_ALL PATHSTORE_SET_CREATE
+#define PATHSTORE_SET_FLAGS_ALL (PATHSTORE_SET_CREATE | PATHSTORE_SET_MODE)
+
+/* Node access mode: users other than the owner may read the value and list the children. */
+#define PATHSTORE_MODE_OTHERS_READ (1U << 0)
+/* Node access mode: users other than the owner may replace the value, delete the node and create
+ * children under it. */
+#define PATHSTORE_MODE_OTHERS_WRITE (1U << 1)
+/* Every valid access mode bit. */
+#define PATHSTORE_MODE_ALL (PATHSTORE_MODE_OTHERS_READ | PATHSTORE_MODE_OTHERS_WRITE)
+/* The mode of nodes created without PATHSTORE_SET_MODE: readable by all, changed by the owner. */
+#define PATHSTORE_MODE_DEFAULT PATHSTORE_MODE_OTHERS_READ
+/* The mode of the root node: every user may read it and create nodes under it. */
+#define PATHSTORE_MODE_ROOT (PATHSTORE_MODE_OTHERS_READ | PATHSTORE_MODE_OTHERS_WRITE)
 
 /* struct pathstore_delete.flags: delete the node together with all its descendants. */
 #define PATHSTORE_DELETE_RECURSIVE (1U << 0)
@@ -75,7 +94,8 @@ struct pathstore_version {
  * @path_len: in: length of the path in bytes.
  * @value_len: in: length of the value in bytes.
  * @flags: in: ``PATHSTORE_SET_*`` flags.
- * @pad: must be zero.
+ * @mode: in: with %PATHSTORE_SET_MODE, the access mode (``PATHSTORE_MODE_*`` bits); must be zero
+ *	without it.
  * @version: out: the node's version after the change.
  * @reserved: must be zero.
  */
@@ -85,7 +105,7 @@ struct pathstore_set {
 	__u32 path_len;
 	__u32 value_len;
 	__u32 flags;
-	__u32 pad;
+	__u32 mode;
 	__u64 version;
 	__u64 reserved[2];
 };
@@ -174,6 +194,9 @@ struct pathstore_list {
  * @num_children: number of direct children.
  * @value_len: length of the value in bytes (0 without a value).
  * @flags: ``PATHSTORE_STAT_*`` flags.
+ * @uid: the user that created the node (its owner), in the caller's user namespace. The root
+ *	node belongs to uid 0.
+ * @mode: the node's access mode (``PATHSTORE_MODE_*`` bits).
  * @reserved: zero.
  */
 struct pathstore_node_stat {
@@ -184,7 +207,9 @@ struct pathstore_node_stat {
 	__u64 num_children;
 	__u32 value_len;
 	__u32 flags;
-	__u64 reserved[2];
+	__u32 uid;
+	__u32 mode;
+	__u64 reserved[1];
 };
 
 /**
@@ -213,7 +238,10 @@ struct pathstore_stat {
  * @max_path_len: longest path, in bytes (module parameter max_path_len).
  * @max_depth: deepest path, in components (module parameter max_depth).
  * @pad: zero.
- * @reserved: zero.
+ * @uid_nodes: nodes owned by the caller (the user that opened the file).
+ * @uid_bytes: bytes of names and values of the nodes the caller owns.
+ * @uid_max_nodes: limit on @uid_nodes for users other than root (module parameter uid_max_nodes).
+ * @uid_max_bytes: limit on @uid_bytes for users other than root (module parameter uid_max_bytes).
  */
 struct pathstore_store_stats {
 	__u64 nodes;
@@ -225,7 +253,24 @@ struct pathstore_store_stats {
 	__u32 max_path_len;
 	__u32 max_depth;
 	__u32 pad;
-	__u64 reserved[4];
+	__u64 uid_nodes;
+	__u64 uid_bytes;
+	__u64 uid_max_nodes;
+	__u64 uid_max_bytes;
+};
+
+/**
+ * struct pathstore_check - argument of %PATHSTORE_IOC_CHECK: what the consistency walk counted
+ * @nodes: out: nodes visited, the root included.
+ * @bytes: out: bytes of names and values visited.
+ * @owners: out: users owning at least one node.
+ * @reserved: out: zero.
+ */
+struct pathstore_check {
+	__u64 nodes;
+	__u64 bytes;
+	__u64 owners;
+	__u64 reserved[1];
 };
 
 /* The handshake: fills struct pathstore_version; never fails on a valid pointer. */
@@ -242,5 +287,10 @@ struct pathstore_store_stats {
 #define PATHSTORE_IOC_STAT _IOWR(PATHSTORE_IOC_MAGIC, 0x05, struct pathstore_stat)
 /* Whole-store usage and limits. */
 #define PATHSTORE_IOC_STORE_STATS _IOR(PATHSTORE_IOC_MAGIC, 0x06, struct pathstore_store_stats)
+/*
+ * Walk the whole store and verify every counter and invariant. Needs CAP_SYS_ADMIN (EPERM);
+ * fails with EUCLEAN if anything is inconsistent.
+ */
+#define PATHSTORE_IOC_CHECK _IOR(PATHSTORE_IOC_MAGIC, 0x07, struct pathstore_check)
 
 #endif /* _UAPI_LINUX_PATHSTORE_H */

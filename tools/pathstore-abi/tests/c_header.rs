@@ -146,7 +146,7 @@ fn struct_table() -> Vec<Struct> {
             abi_version: u32, module_version: u32, reserved: [u64; 3],
         }
         SetArgs => "pathstore_set" {
-            path: u64, value: u64, path_len: u32, value_len: u32, flags: u32, pad: u32,
+            path: u64, value: u64, path_len: u32, value_len: u32, flags: u32, mode: u32,
             version: u64, reserved: [u64; 2],
         }
         GetArgs => "pathstore_get" {
@@ -163,14 +163,18 @@ fn struct_table() -> Vec<Struct> {
         }
         NodeStat => "pathstore_node_stat" {
             version: u64, child_version: u64, ctime_ns: u64, mtime_ns: u64, num_children: u64,
-            value_len: u32, flags: u32, reserved: [u64; 2],
+            value_len: u32, flags: u32, uid: u32, mode: u32, reserved: [u64; 1],
         }
         StatArgs => "pathstore_stat" {
             path: u64, path_len: u32, flags: u32, stat: abi::NodeStat,
         }
         StoreStats => "pathstore_store_stats" {
             nodes: u64, bytes: u64, max_nodes: u64, max_bytes: u64, sequence: u64,
-            max_value_len: u32, max_path_len: u32, max_depth: u32, pad: u32, reserved: [u64; 4],
+            max_value_len: u32, max_path_len: u32, max_depth: u32, pad: u32, uid_nodes: u64,
+            uid_bytes: u64, uid_max_nodes: u64, uid_max_bytes: u64,
+        }
+        CheckArgs => "pathstore_check" {
+            nodes: u64, bytes: u64, owners: u64, reserved: [u64; 1],
         }
     }
 }
@@ -189,7 +193,14 @@ fn const_table() -> Vec<Const> {
         "PATHSTORE_IOC_LIST" => IOC_LIST,
         "PATHSTORE_IOC_STAT" => IOC_STAT,
         "PATHSTORE_IOC_STORE_STATS" => IOC_STORE_STATS,
+        "PATHSTORE_IOC_CHECK" => IOC_CHECK,
         "PATHSTORE_SET_CREATE" => SET_CREATE,
+        "PATHSTORE_SET_MODE" => SET_MODE,
+        "PATHSTORE_MODE_OTHERS_READ" => MODE_OTHERS_READ,
+        "PATHSTORE_MODE_OTHERS_WRITE" => MODE_OTHERS_WRITE,
+        "PATHSTORE_MODE_ALL" => MODE_ALL,
+        "PATHSTORE_MODE_DEFAULT" => MODE_DEFAULT,
+        "PATHSTORE_MODE_ROOT" => MODE_ROOT,
         "PATHSTORE_SET_FLAGS_ALL" => SET_FLAGS_ALL,
         "PATHSTORE_DELETE_RECURSIVE" => DELETE_RECURSIVE,
         "PATHSTORE_DELETE_FLAGS_ALL" => DELETE_FLAGS_ALL,

@@ -10,7 +10,7 @@ use pathstore::{abi, Pathstore};
 use serde::ser::{Serialize, Serializer};
 use serde_json::{json, Value};
 
-use crate::{tree, CliError, Command};
+use crate::{tree, CliError, Command, Mode};
 
 /// Runs `command` against the device at `device`.
 pub fn run(device: &Path, command: Command) -> Result<(), CliError> {
@@ -18,6 +18,7 @@ pub fn run(device: &Path, command: Command) -> Result<(), CliError> {
     match command {
         Command::Set {
             create,
+            mode,
             stdin,
             path,
             value,
@@ -27,11 +28,11 @@ pub fn run(device: &Path, command: Command) -> Result<(), CliError> {
                 _ => read_input(Path::new("-"))?,
             };
             let store = open()?;
-            if create {
-                store.create(path.as_bytes(), value)?;
-            } else {
-                store.set(path.as_bytes(), value)?;
-            }
+            let flags = if create { abi::SET_CREATE } else { 0 };
+            match mode {
+                Some(mode) => store.set_mode(path.as_bytes(), value, flags, mode.bits())?,
+                None => store.set_with_flags(path.as_bytes(), value, flags)?,
+            };
             Ok(())
         }
         Command::Get { json, path } => {
@@ -89,6 +90,8 @@ pub fn run(device: &Path, command: Command) -> Result<(), CliError> {
                 ("num_children", json!(stat.num_children)),
                 ("value_len", json!(stat.value_len)),
                 ("has_value", json!(stat.flags & abi::STAT_HAS_VALUE != 0)),
+                ("uid", json!(stat.uid)),
+                ("mode", json!(Mode::describe(stat.mode))),
             ];
             print_fields(&fields, json)
         }
@@ -103,6 +106,10 @@ pub fn run(device: &Path, command: Command) -> Result<(), CliError> {
                 ("max_path_len", json!(stats.max_path_len)),
                 ("max_depth", json!(stats.max_depth)),
                 ("sequence", json!(stats.sequence)),
+                ("uid_nodes", json!(stats.uid_nodes)),
+                ("uid_bytes", json!(stats.uid_bytes)),
+                ("uid_max_nodes", json!(stats.uid_max_nodes)),
+                ("uid_max_bytes", json!(stats.uid_max_bytes)),
             ];
             print_fields(&fields, json)
         }
@@ -129,6 +136,16 @@ pub fn run(device: &Path, command: Command) -> Result<(), CliError> {
             };
             dump::restore(&open()?, &dump.entries, mode)?;
             Ok(())
+        }
+        Command::Check { json } => {
+            let report = open()?.check()?;
+            let fields = vec![
+                ("consistent", json!(true)),
+                ("nodes", json!(report.nodes)),
+                ("bytes", json!(report.bytes)),
+                ("owners", json!(report.owners)),
+            ];
+            print_fields(&fields, json)
         }
         Command::Version { json } => {
             let module = open()?.version()?;

@@ -82,6 +82,10 @@ enum Command {
         /// Fail (EEXIST) if the node exists.
         #[arg(long)]
         create: bool,
+        /// Who else may use the nodes this creates (and the node itself, if you own it):
+        /// `private`, `read` (the default for new nodes) or `read-write`.
+        #[arg(long, value_enum)]
+        mode: Option<Mode>,
         /// Read the value from standard input (binary-safe); same as VALUE `-`.
         #[arg(long, conflicts_with = "value")]
         stdin: bool,
@@ -156,6 +160,45 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Verify the whole store's counters and invariants (needs CAP_SYS_ADMIN).
+    Check {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// A node's access mode: what users other than its owner may do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum Mode {
+    /// Only the owner (and CAP_SYS_ADMIN) may read or change the node.
+    Private,
+    /// Others may read the value and list the children.
+    Read,
+    /// Others may also replace the value, delete the node and create children.
+    ReadWrite,
+}
+
+impl Mode {
+    /// The ABI's `MODE_*` bits.
+    fn bits(self) -> u32 {
+        match self {
+            Mode::Private => 0,
+            Mode::Read => pathstore::abi::MODE_OTHERS_READ,
+            Mode::ReadWrite => pathstore::abi::MODE_ALL,
+        }
+    }
+
+    /// How `stat` shows the bits `mode`.
+    fn describe(mode: u32) -> &'static str {
+        match mode {
+            0 => "private",
+            pathstore::abi::MODE_OTHERS_READ => "read",
+            pathstore::abi::MODE_OTHERS_WRITE => "write-only",
+            pathstore::abi::MODE_ALL => "read-write",
+            _ => "unknown",
+        }
+    }
 }
 
 /// Why a command failed.

@@ -209,6 +209,29 @@ impl Pathstore {
         value: impl AsRef<[u8]>,
         flags: u32,
     ) -> Result<u64> {
+        self.set_with_mode(path, value, flags, 0)
+    }
+
+    /// Sets `path` to `value` giving the nodes it creates (and the node itself, which needs
+    /// ownership or `CAP_SYS_ADMIN` if it exists) the access mode `mode` (`MODE_*` bits);
+    /// `flags` are further `SET_*` flags. Returns the new version.
+    pub fn set_mode(
+        &self,
+        path: impl AsRef<[u8]>,
+        value: impl AsRef<[u8]>,
+        flags: u32,
+        mode: u32,
+    ) -> Result<u64> {
+        self.set_with_mode(path, value, flags | abi::SET_MODE, mode)
+    }
+
+    fn set_with_mode(
+        &self,
+        path: impl AsRef<[u8]>,
+        value: impl AsRef<[u8]>,
+        flags: u32,
+        mode: u32,
+    ) -> Result<u64> {
         let (path, value) = (path.as_ref(), value.as_ref());
         let op = if flags & abi::SET_CREATE != 0 {
             Op::Create
@@ -222,6 +245,7 @@ impl Pathstore {
             value: addr(value),
             value_len: len32(value.len(), Errno::TOOBIG).map_err(fail)?,
             flags,
+            mode,
             ..Default::default()
         };
         // SAFETY: `SetArgs` is the argument of `IOC_SET`; `path` and `value` are readable for
@@ -416,6 +440,17 @@ impl Pathstore {
         // SAFETY: `StoreStats` is the argument of `IOC_STORE_STATS` and holds no addresses.
         unsafe { self.call(abi::IOC_STORE_STATS, &mut args) }
             .map_err(|e| Error::os(Op::StoreStats, None, e))?;
+        Ok(args)
+    }
+
+    /// Runs the module's consistency check ([`IOC_CHECK`](abi::IOC_CHECK)): a walk of the whole
+    /// store verifying every counter and invariant. Needs `CAP_SYS_ADMIN` (`EPERM`); fails with
+    /// `EUCLEAN` when the store is inconsistent.
+    pub fn check(&self) -> Result<abi::CheckArgs> {
+        let mut args = abi::CheckArgs::default();
+        // SAFETY: `CheckArgs` is the argument of `IOC_CHECK` and holds no addresses.
+        unsafe { self.call(abi::IOC_CHECK, &mut args) }
+            .map_err(|e| Error::os(Op::Check, None, e))?;
         Ok(args)
     }
 

@@ -28,6 +28,8 @@ pub enum Op {
     Stat,
     /// [`IOC_STORE_STATS`](crate::abi::IOC_STORE_STATS).
     StoreStats,
+    /// [`IOC_CHECK`](crate::abi::IOC_CHECK).
+    Check,
 }
 
 impl Op {
@@ -44,6 +46,7 @@ impl Op {
             Op::List => "list",
             Op::Stat => "stat",
             Op::StoreStats => "stats",
+            Op::Check => "check",
         }
     }
 }
@@ -209,6 +212,8 @@ pub fn errno_name(errno: Errno) -> Option<&'static str> {
         (Errno::PROTO, "EPROTO"),
         (Errno::OVERFLOW, "EOVERFLOW"),
         (Errno::OPNOTSUPP, "EOPNOTSUPP"),
+        (Errno::DQUOT, "EDQUOT"),
+        (Errno::UCLEAN, "EUCLEAN"),
     ];
     NAMES
         .iter()

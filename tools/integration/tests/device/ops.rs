@@ -63,7 +63,7 @@ fn set_then_get_returns_value_and_version() {
         st.child_version, 0,
         "a node that never had children has child_version 0"
     );
-    assert_eq!(st.reserved, [0; 2], "NodeStat.reserved should be zero");
+    assert_eq!(st.reserved, [0; 1], "NodeStat.reserved should be zero");
     assert!(
         ok("exists", store.exists(&p)),
         "exists should say the node exists"
@@ -653,7 +653,7 @@ fn stat_reports_node_metadata() {
     assert_eq!(st.value_len, 300);
     assert_eq!(st.flags, HAS_VALUE);
     assert_eq!(st.version, v);
-    assert_eq!(st.reserved, [0; 2]);
+    assert_eq!(st.reserved, [0; 1]);
     let c = stat(&store, s.path("n/c"));
     assert_eq!((c.num_children, c.value_len, c.flags), (1, 0, 0));
     ok("set empty", store.set(s.path("n/c"), ""));
@@ -683,7 +683,12 @@ fn store_stats_reports_default_limits_and_usage() {
         "this pass expects the module's default parameters"
     );
     assert_eq!(st.pad, 0, "StoreStats.pad should be zero");
-    assert_eq!(st.reserved, [0; 4], "StoreStats.reserved should be zero");
+    assert_eq!(
+        (st.uid_max_nodes, st.uid_max_bytes),
+        (65536, 16 << 20),
+        "this pass expects the default per-user quotas"
+    );
+    assert!(st.uid_nodes < st.nodes && st.uid_bytes <= st.bytes);
     assert!(st.nodes >= 1 && st.nodes <= st.max_nodes);
     assert!(st.bytes <= st.max_bytes);
     let walked = usage(&store, "/");

@@ -217,7 +217,7 @@ fn nonzero_reserved_or_pad_fields_are_einval() {
 
     let base_set = |path: &str| set_args(path.as_bytes(), b"value");
     let set_variants: [Variant<SetArgs>; 4] = [
-        ("pad = 1", |a| a.pad = 1),
+        ("mode = 1 without SET_MODE", |a| a.mode = 1),
         ("reserved[0] = 1", |a| a.reserved[0] = 1),
         ("reserved[1] = 1 << 63", |a| a.reserved[1] = 1 << 63),
         ("reserved = all ones", |a| a.reserved = [u64::MAX; 2]),
@@ -814,17 +814,16 @@ fn version_store_stats_and_stat_fill_every_field() {
         max_path_len: u32::MAX,
         max_depth: u32::MAX,
         pad: u32::MAX,
-        reserved: [u64::MAX; 4],
+        uid_nodes: u64::MAX,
+        uid_bytes: u64::MAX,
+        uid_max_nodes: u64::MAX,
+        uid_max_bytes: u64::MAX,
     };
     // SAFETY: `StoreStats` holds no addresses.
     expect_ok("STORE_STATS", unsafe {
         ioctl(&store, abi::IOC_STORE_STATS, &mut st)
     });
-    assert_eq!(
-        (st.pad, st.reserved),
-        (0, [0; 4]),
-        "STORE_STATS zeroes pad and reserved"
-    );
+    assert_eq!(st.pad, 0, "STORE_STATS zeroes pad");
     assert_eq!(st, stats(&store));
 
     let k = s.path("k");
@@ -837,13 +836,15 @@ fn version_store_stats_and_stat_fill_every_field() {
             num_children: u64::MAX,
             value_len: u32::MAX,
             flags: u32::MAX,
-            reserved: [u64::MAX; 2],
+            uid: u32::MAX,
+            mode: u32::MAX,
+            reserved: [u64::MAX; 1],
         },
         ..stat_args(k.as_bytes())
     };
     // SAFETY: the path is live.
     expect_ok("STAT", unsafe { ioctl(&store, abi::IOC_STAT, &mut a) });
-    assert_eq!(a.stat.reserved, [0; 2], "STAT zeroes NodeStat.reserved");
+    assert_eq!(a.stat.reserved, [0; 1], "STAT zeroes NodeStat.reserved");
     assert_eq!(a.stat, stat(&store, &k));
 }
 
