@@ -649,6 +649,57 @@ pub fn wait_worker(worker: Worker) -> Vec<String> {
         .collect()
 }
 
+/// Opens [`device`] for the text interface (read and write), panicking when that fails.
+#[track_caller]
+pub fn open_text() -> std::fs::File {
+    let device = device();
+    std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&device)
+        .unwrap_or_else(|e| panic!("expected to open {device} for reading and writing: {e}"))
+}
+
+/// Writes one text command in one `write()`: `Ok` when the whole command was taken, else the
+/// errno. A short write is a failure of the module (a command is all or nothing) and panics.
+pub fn text_write(file: &std::fs::File, command: &[u8]) -> Result<(), Errno> {
+    use std::io::Write as _;
+    let mut writer = file;
+    let n = writer
+        .write(command)
+        .map_err(|e| Errno::from_raw_os_error(e.raw_os_error().unwrap_or(0)))?;
+    assert_eq!(
+        n,
+        command.len(),
+        "a write of a text command ({}) should take all of it or fail",
+        show(command)
+    );
+    Ok(())
+}
+
+/// Reads the pending response of a text session until end of file (retrying on `EINTR`).
+#[track_caller]
+pub fn read_response(file: &std::fs::File) -> Vec<u8> {
+    use std::io::Read as _;
+    let mut out = Vec::new();
+    let mut reader = file;
+    reader
+        .read_to_end(&mut out)
+        .unwrap_or_else(|e| panic!("reading the pending response: {e}"));
+    out
+}
+
+/// Retries `op` while it fails with `EINTR` (a signal arrived), returning its first other
+/// result.
+pub fn retry_eintr<T>(mut op: impl FnMut() -> pathstore::Result<T>) -> pathstore::Result<T> {
+    loop {
+        match op() {
+            Err(e) if e.errno() == Errno::INTR => continue,
+            other => return other,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -17,6 +17,7 @@
 use integration::{open, WORKER_ENV};
 use pathstore::abi;
 
+mod badinput;
 mod big;
 mod binary;
 mod concurrency;
