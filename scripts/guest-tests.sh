@@ -22,7 +22,7 @@ kmemleak=/sys/kernel/debug/kmemleak
 [ -w $kmemleak ] && echo clear >$kmemleak
 
 echo "== integration tests (Rust client library, default limits)"
-"$INTEGRATION" --color never --test-threads=1 --skip limits:: --skip heavy:: || failed=1
+"$INTEGRATION" --color never --test-threads=1 --skip limits:: --skip heavy:: --skip access:: || failed=1
 
 echo "== C program against include/uapi/linux/pathstore.h"
 "$C_TEST" || failed=1
@@ -32,6 +32,9 @@ PATHSTORE_DEVICE=/dev/pathstore sh "$repo/tests/shell/text_interface.sh" || fail
 
 echo "== module lifecycle"
 check "device node exists" test -c /dev/pathstore
+check "device node is root-only (0600) by default" test "$(stat -c %a /dev/pathstore)" = 600
+check "an unprivileged user cannot open it by default (EACCES)" sh -c \
+	'/usr/bin/setpriv --reuid 1000 --regid 1000 --clear-groups sh -c "exec 3</dev/pathstore" 2>&1 | grep -q "Permission denied"'
 exec 3</dev/pathstore
 if rmmod pathstore 2>/dev/null; then notok "rmmod refused while the device is open"; insmod $ko; else ok "rmmod refused while the device is open"; fi
 exec 3<&-
@@ -48,6 +51,17 @@ if insmod $ko max_value_len=64 max_path_len=128 max_depth=8 max_nodes=64 max_byt
 	check "rmmod after limits suite" rmmod pathstore
 else
 	notok "insmod with parameters"
+fi
+
+echo "== unprivileged users: owners, access modes and per-user quotas"
+if insmod $ko dev_mode=0666 uid_max_nodes=16 uid_max_bytes=1024; then
+	ok "insmod with dev_mode=0666 and small per-user quotas"
+	# Other users must be able to run the test binary, wherever the checkout lives.
+	cp "$INTEGRATION" /tmp/integration && chmod 755 /tmp/integration
+	/tmp/integration --color never --test-threads=1 access:: || failed=1
+	check "rmmod after the access suite" rmmod pathstore
+else
+	notok "insmod with dev_mode=0666 and small per-user quotas"
 fi
 
 echo "== heavy use, then unload with kmemleak clean"

@@ -597,8 +597,21 @@ pub struct Worker {
 /// [`WORKER_ENV`] set to `spec`. A thread collects its standard output and error as they come,
 /// so that the worker never blocks on a full pipe.
 pub fn spawn_worker(spec: &str) -> Worker {
+    spawn_worker_as(spec, None)
+}
+
+/// Like [`spawn_worker`], but with `uid` the worker runs as that user (and as the group of the
+/// same number, with no supplementary groups): an unprivileged user when `uid` is not 0.
+pub fn spawn_worker_as(spec: &str, uid: Option<u32>) -> Worker {
+    use std::os::unix::process::CommandExt;
+
     let exe = std::env::current_exe().expect("the path of the test binary");
-    let child = Command::new(exe)
+    let mut command = Command::new(exe);
+    if let Some(uid) = uid {
+        // As root, `Command` also drops the supplementary groups (setgroups(0)).
+        command.uid(uid).gid(uid);
+    }
+    let child = command
         .args([
             "--exact",
             "worker_process",

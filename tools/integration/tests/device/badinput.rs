@@ -673,6 +673,10 @@ cases! {
     arg_unmapped_version: FAULT => |fx| ioctl_at(fx.store, abi::IOC_VERSION, fx.hole.unmapped()),
     /// A `StoreStats` at a kernel address.
     arg_kernel_store_stats: FAULT => |fx| ioctl_at(fx.store, abi::IOC_STORE_STATS, KERNEL_ADDR),
+    /// A NULL `CheckArgs`.
+    arg_null_check: FAULT => |fx| ioctl_at(fx.store, abi::IOC_CHECK, 0),
+    /// A `CheckArgs` at a kernel address.
+    arg_kernel_check: FAULT => |fx| ioctl_at(fx.store, abi::IOC_CHECK, KERNEL_ADDR),
     /// A `DeleteArgs` at a non-canonical address.
     arg_non_canonical_delete: FAULT => |fx| ioctl_at(fx.store, abi::IOC_DELETE, NON_CANONICAL_ADDR),
     /// A recursive `DeleteArgs` of the fixture's root whose accessible part (path and length)
@@ -748,8 +752,11 @@ cases! {
     nr_stat_as_io: NOTTY => |fx| misnumbered(fx, with_dir(abi::IOC_STAT, IOC_NONE)),
     /// VERSION's number as `_IOW`.
     nr_version_as_iow: NOTTY => |fx| misnumbered(fx, with_dir(abi::IOC_VERSION, IOC_WRITE)),
-    /// The first unused number, 0x07, shaped like SET.
-    nr_unknown_0x07: NOTTY =>
+    /// The first unused number, 0x08, shaped like SET.
+    nr_unknown_0x08: NOTTY =>
+        |fx| misnumbered(fx, ioc(IOC_READ | IOC_WRITE, abi::IOC_MAGIC, 0x08, size_of::<SetArgs>())),
+    /// CHECK's number, shaped like SET.
+    nr_check_shaped_like_set: NOTTY =>
         |fx| misnumbered(fx, ioc(IOC_READ | IOC_WRITE, abi::IOC_MAGIC, 0x07, size_of::<SetArgs>())),
     /// Number 0xff with SET's size.
     nr_unknown_0xff: NOTTY =>
@@ -773,9 +780,27 @@ cases! {
     /// SET with every unknown flag, replacing `k`.
     field_set_all_unknown_flags: INVAL =>
         |fx| set_flags(fx, fx.k.as_bytes(), b"v", !abi::SET_FLAGS_ALL),
-    /// SET with `pad` 1.
-    field_set_pad: INVAL => |fx| {
-        let mut a = SetArgs { pad: 1, ..set_args(fx.k.as_bytes(), b"v") };
+    /// SET with a `mode` but without `SET_MODE`.
+    field_set_mode_without_flag: INVAL => |fx| {
+        let mut a = SetArgs { mode: abi::MODE_OTHERS_READ, ..set_args(fx.k.as_bytes(), b"v") };
+        ioctl(fx.store, abi::IOC_SET, &mut a)
+    },
+    /// SET with `SET_MODE` and a mode bit that means nothing.
+    field_set_unknown_mode_bit: INVAL => |fx| {
+        let mut a = SetArgs {
+            flags: abi::SET_MODE,
+            mode: abi::MODE_ALL + 1,
+            ..set_args(fx.new.as_bytes(), b"v")
+        };
+        ioctl(fx.store, abi::IOC_SET, &mut a)
+    },
+    /// SET with `SET_MODE` and every bit of `mode` set, replacing `k`.
+    field_set_all_mode_bits: INVAL => |fx| {
+        let mut a = SetArgs {
+            flags: abi::SET_MODE,
+            mode: u32::MAX,
+            ..set_args(fx.k.as_bytes(), b"v")
+        };
         ioctl(fx.store, abi::IOC_SET, &mut a)
     },
     /// SET with `reserved[0]` 1.

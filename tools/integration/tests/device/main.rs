@@ -17,6 +17,7 @@
 use integration::{open, WORKER_ENV};
 use pathstore::abi;
 
+mod access;
 mod badinput;
 mod big;
 mod binary;
@@ -54,6 +55,9 @@ fn worker_process() {
     let Ok(spec) = std::env::var(WORKER_ENV) else {
         return;
     };
-    concurrency::run_worker(&spec);
+    match spec.strip_prefix("access ") {
+        Some(steps) => access::run_worker(steps),
+        None => concurrency::run_worker(&spec),
+    }
     println!("WORKER-DONE");
 }
