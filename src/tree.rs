@@ -6,6 +6,9 @@
 //! needs) before it changes anything, so a failed operation leaves the tree exactly as it was.
 //! The caller holds the store's lock for the duration of each call; values are reference
 //! counted so that readers copy them to userspace after dropping the lock.
+//!
+//! The counters are kept by invariants that [`Tree::check`] verifies; where a subtraction relies
+//! on one it saturates, so that a broken invariant shows in the check rather than as a panic.
 
 use core::{
     cmp::Ordering,
@@ -339,7 +342,9 @@ impl Tree {
                 return Err(EPERM);
             }
             let old_len = node.value_len();
-            let bytes = (self.bytes - old_len)
+            let bytes = self
+                .bytes
+                .saturating_sub(old_len)
                 .checked_add(value_len)
                 .filter(|&b| b <= self.limits.max_bytes)
                 .ok_or(ENOSPC)?;
@@ -491,8 +496,8 @@ impl Tree {
             self.root.num_children = 0;
             self.root.version = seq;
             self.root.mtime_ns = now_ns();
-            self.nodes -= nodes;
-            self.bytes -= bytes;
+            self.nodes = self.nodes.saturating_sub(nodes);
+            self.bytes = self.bytes.saturating_sub(bytes);
             self.sequence = seq;
             return Ok(());
         };
@@ -514,14 +519,14 @@ impl Tree {
             .descend_mut(path.components().take(parent_depth))
             .ok_or(ENOENT)?;
         let removed = Name::lookup(name, |k| parent.children.remove_node(k)).ok_or(ENOENT)?;
-        parent.num_children -= 1;
+        parent.num_children = parent.num_children.saturating_sub(1);
         parent.child_version = seq;
         let (name, mut node) = removed.to_key_value();
         let own = name.as_bytes().len() as u64 + node.value_len();
         self.ledger.uncharge(node.owner, 1, own);
         let (nodes, bytes) = self.destroy_children(mem::take(&mut node.children), true);
-        self.nodes -= nodes + 1;
-        self.bytes -= bytes + own;
+        self.nodes = self.nodes.saturating_sub(nodes + 1);
+        self.bytes = self.bytes.saturating_sub(bytes + own);
         self.sequence = seq;
         Ok(())
     }
