@@ -9,7 +9,6 @@ use kernel::{
     error::Error,
     ioctl::{
         _IOR,
-        _IOW,
         _IOWR, //
     },
     transmute::{
@@ -38,12 +37,12 @@ macro_rules! plain_abi_struct {
 }
 
 plain_abi_struct! {
-    uapi::VersionArgs => [u32, u32, [u64; 3]],
-    uapi::SetArgs => [u64, u64, u32, u32, u32, u32, u64, [u64; 2]],
+    uapi::VersionArgs => [u32, u32, u64, [u64; 2]],
+    uapi::SetArgs => [u64, u64, u32, u32, u32, u32, u64, u64, u64],
     uapi::GetArgs => [u64, u64, u32, u32, u32, u32, u64, [u64; 2]],
-    uapi::DeleteArgs => [u64, u32, u32, [u64; 2]],
+    uapi::DeleteArgs => [u64, u32, u32, u64, u64],
     uapi::ListArgs => [u64, u64, u64, u32, u32, u32, u32, u32, u32, u32, u32, [u64; 2]],
-    uapi::NodeStat => [u64, u64, u64, u64, u64, u32, u32, u32, u32, [u64; 1]],
+    uapi::NodeStat => [u64, u64, u64, u64, u64, u32, u32, u32, u32, u64],
     uapi::StatArgs => [u64, u32, u32, uapi::NodeStat],
     uapi::StoreStats => [u64, u64, u64, u64, u64, u32, u32, u32, u32, u64, u64, u64, u64],
     uapi::CheckArgs => [u64, u64, u64, [u64; 1]],
@@ -54,7 +53,7 @@ const MAGIC: u32 = uapi::IOC_MAGIC;
 const _: () = assert!(uapi::IOC_VERSION == _IOR::<uapi::VersionArgs>(MAGIC, 0x00));
 const _: () = assert!(uapi::IOC_SET == _IOWR::<uapi::SetArgs>(MAGIC, 0x01));
 const _: () = assert!(uapi::IOC_GET == _IOWR::<uapi::GetArgs>(MAGIC, 0x02));
-const _: () = assert!(uapi::IOC_DELETE == _IOW::<uapi::DeleteArgs>(MAGIC, 0x03));
+const _: () = assert!(uapi::IOC_DELETE == _IOWR::<uapi::DeleteArgs>(MAGIC, 0x03));
 const _: () = assert!(uapi::IOC_LIST == _IOWR::<uapi::ListArgs>(MAGIC, 0x04));
 const _: () = assert!(uapi::IOC_STAT == _IOWR::<uapi::StatArgs>(MAGIC, 0x05));
 const _: () = assert!(uapi::IOC_STORE_STATS == _IOR::<uapi::StoreStats>(MAGIC, 0x06));
@@ -83,4 +82,9 @@ pub(crate) fn edquot() -> Error {
 /// `EUCLEAN`: the consistency check found a broken invariant.
 pub(crate) fn euclean() -> Error {
     Error::from_errno(-(bindings::EUCLEAN as i32))
+}
+
+/// `ESTALE`: a compare-and-set or conditional delete found another version.
+pub(crate) fn estale() -> Error {
+    Error::from_errno(-(bindings::ESTALE as i32))
 }

@@ -31,7 +31,10 @@ use kernel::{
 };
 
 use crate::{
-    abi::enametoolong,
+    abi::{
+        enametoolong,
+        estale, //
+    },
     access::{
         uid_for_current,
         Caller, //
@@ -47,6 +50,7 @@ use crate::{
     },
     text::Command,
     tree::{
+        SetOptions,
         Tree,
         Value, //
     },
@@ -131,13 +135,37 @@ fn dev_mode() -> u16 {
     (*crate::module_parameters::dev_mode.value() & 0o777) as u16
 }
 
-/// The state of one open file: who opened it, and the pending response of the text interface.
-#[pin_data]
+/// The state of one open file: who opened it, its session and ephemeral nodes, and the pending
+/// response of the text interface.
+#[pin_data(PinnedDrop)]
 pub(crate) struct OpenFile {
     limits: Limits,
     caller: Caller,
+    /// The id the ephemeral nodes this file creates carry.
+    session: u64,
+    /// Paths of the ephemeral nodes this file created, removed when it is released (if they
+    /// still belong to it).
+    #[pin]
+    ephemerals: Mutex<KVec<KVVec<u8>>>,
     #[pin]
     response: Mutex<Response>,
+}
+
+#[pinned_drop]
+impl PinnedDrop for OpenFile {
+    /// The file is released (its last descriptor closed, or its process gone): remove its
+    /// ephemeral nodes.
+    fn drop(self: Pin<&mut Self>) {
+        let paths = core::mem::take(&mut *self.ephemerals.lock());
+        for path in paths.iter() {
+            if let Ok(path) = Path::parse(path, &self.limits) {
+                let _ = with_store(|t| {
+                    t.remove_ephemeral(&path, self.session);
+                    Ok(())
+                });
+            }
+        }
+    }
 }
 
 /// Output of the last text command, consumed by `read()`.
@@ -195,7 +223,8 @@ impl OpenFile {
         let out = uapi::VersionArgs {
             abi_version: uapi::ABI_VERSION,
             module_version: (major << 16) | (minor << 8) | patch,
-            reserved: [0; 3],
+            session: self.session,
+            reserved: [0; 2],
         };
         UserSlice::new(UserPtr::from_addr(arg), size_of::<uapi::VersionArgs>())
             .writer()
@@ -207,14 +236,17 @@ impl OpenFile {
         let (mut reader, mut writer) =
             UserSlice::new(UserPtr::from_addr(arg), size_of::<uapi::SetArgs>()).reader_writer();
         let mut a: uapi::SetArgs = reader.read()?;
-        if a.flags & !uapi::SET_FLAGS_ALL != 0 || a.reserved != [0; 2] {
+        let flag = |f: u32| a.flags & f != 0;
+        if a.flags & !uapi::SET_FLAGS_ALL != 0
+            || (flag(uapi::SET_IF_VERSION)
+                && (flag(uapi::SET_CREATE)
+                    || flag(uapi::SET_EPHEMERAL)
+                    || flag(uapi::SET_SEQUENTIAL)))
+            || (!flag(uapi::SET_IF_VERSION) && a.expected_version != 0)
+        {
             return Err(EINVAL);
         }
-        let mode = if a.flags & uapi::SET_MODE != 0 {
-            Some(a.mode)
-        } else {
-            None
-        };
+        let mode = flag(uapi::SET_MODE).then_some(a.mode);
         if a.mode & !mode.map_or(0, |_| uapi::MODE_ALL) != 0 {
             return Err(EINVAL);
         }
@@ -224,12 +256,68 @@ impl OpenFile {
             return Err(E2BIG);
         }
         let value = Value::new(copy_in(a.value, a.value_len as usize)?)?;
-        let create = a.flags & uapi::SET_CREATE != 0;
+        let opts = SetOptions {
+            create_only: flag(uapi::SET_CREATE),
+            mode,
+            if_version: flag(uapi::SET_IF_VERSION).then_some(a.expected_version),
+            ephemeral: flag(uapi::SET_EPHEMERAL).then_some(self.session),
+        };
+        // Room for the name a sequential create makes.
+        let mut name_buf = if flag(uapi::SET_SEQUENTIAL) {
+            KVVec::with_capacity(
+                path_buf.len() + uapi::SEQUENTIAL_DIGITS as usize,
+                GFP_KERNEL,
+            )?
+        } else {
+            KVVec::new()
+        };
         // Fail on an argument we cannot write back before changing anything.
         UserSlice::new(UserPtr::from_addr(arg), size_of::<uapi::SetArgs>())
             .writer()
             .write(&a)?;
-        a.version = with_store(|t| t.set(&path, value, create, mode, &self.caller))?;
+        // An ephemeral node is recorded in this file's list, so that releasing the file removes
+        // it: make room first, and hold the list until the node is in it.
+        let mut ephemerals = match opts.ephemeral {
+            Some(_) => {
+                let mut list = self.ephemerals.lock();
+                list.reserve(1, GFP_KERNEL)?;
+                Some(list)
+            }
+            None => None,
+        };
+        let mut current = 0;
+        let result = with_store(|t| {
+            let result = if flag(uapi::SET_SEQUENTIAL) {
+                t.set_sequential(&path, value, opts, &self.caller, &mut name_buf)
+            } else {
+                t.set(&path, value, opts, &self.caller).map(|v| (v, 0))
+            };
+            if result.as_ref().err() == Some(&estale()) {
+                current = t.stat(&path).map_or(0, |st| st.version);
+            }
+            result
+        });
+        let (version, sequence) = match result {
+            Ok(done) => done,
+            Err(e) if e == estale() => {
+                a.version = current;
+                writer.write(&a)?;
+                return Err(e);
+            }
+            Err(e) => return Err(e),
+        };
+        if let Some(list) = ephemerals.as_mut() {
+            let created = if flag(uapi::SET_SEQUENTIAL) {
+                name_buf
+            } else {
+                path_buf
+            };
+            // Cannot fail: room was reserved above.
+            let _ = list.push_within_capacity(created);
+        }
+        drop(ephemerals);
+        a.version = version;
+        a.sequence = sequence;
         writer.write(&a)?;
         Ok(0)
     }
@@ -260,17 +348,32 @@ impl OpenFile {
     }
 
     fn delete(&self, arg: usize) -> Result<isize> {
-        let a: uapi::DeleteArgs =
-            UserSlice::new(UserPtr::from_addr(arg), size_of::<uapi::DeleteArgs>())
-                .reader()
-                .read()?;
-        if a.flags & !uapi::DELETE_FLAGS_ALL != 0 || a.reserved != [0; 2] {
+        let (mut reader, mut writer) =
+            UserSlice::new(UserPtr::from_addr(arg), size_of::<uapi::DeleteArgs>()).reader_writer();
+        let mut a: uapi::DeleteArgs = reader.read()?;
+        let if_version = a.flags & uapi::DELETE_IF_VERSION != 0;
+        if a.flags & !uapi::DELETE_FLAGS_ALL != 0 || (!if_version && a.expected_version != 0) {
             return Err(EINVAL);
         }
         let path_buf = copy_path(a.path, a.path_len, &self.limits)?;
         let path = Path::parse(&path_buf, &self.limits)?;
         let recursive = a.flags & uapi::DELETE_RECURSIVE != 0;
-        with_store(|t| t.delete(&path, recursive, &self.caller))?;
+        let expected = if_version.then_some(a.expected_version);
+        let mut current = 0;
+        let result = with_store(|t| {
+            let result = t.delete(&path, recursive, expected, &self.caller);
+            if result.as_ref().err() == Some(&estale()) {
+                current = t.stat(&path).map_or(0, |st| st.version);
+            }
+            result
+        });
+        if let Err(e) = result {
+            if e == estale() {
+                a.version = current;
+                writer.write(&a)?;
+            }
+            return Err(e);
+        }
         Ok(0)
     }
 
@@ -361,7 +464,11 @@ impl OpenFile {
                     return Err(E2BIG);
                 }
                 let value = value_from(value)?;
-                with_store(|t| t.set(&path, value, create, None, &self.caller))?;
+                let opts = SetOptions {
+                    create_only: create,
+                    ..Default::default()
+                };
+                with_store(|t| t.set(&path, value, opts, &self.caller))?;
             }
             Command::Get { path } => {
                 let path = Path::parse(path, limits)?;
@@ -372,7 +479,7 @@ impl OpenFile {
             }
             Command::Delete { path, recursive } => {
                 let path = Path::parse(path, limits)?;
-                with_store(|t| t.delete(&path, recursive, &self.caller))?;
+                with_store(|t| t.delete(&path, recursive, None, &self.caller))?;
             }
             Command::List { path } => {
                 let path = Path::parse(path, limits)?;
@@ -405,7 +512,7 @@ impl OpenFile {
                 writeln!(
                     TextOut(&mut out),
                     "version={} child_version={} ctime_ns={} mtime_ns={} children={} \
-                     value_len={} has_value={} uid={} mode={}",
+                     value_len={} has_value={} uid={} mode={} session={}",
                     st.version,
                     st.child_version,
                     st.ctime_ns,
@@ -414,7 +521,8 @@ impl OpenFile {
                     st.value_len,
                     u32::from(st.flags & uapi::STAT_HAS_VALUE != 0),
                     uid_for_current(st.uid),
-                    st.mode
+                    st.mode,
+                    st.session
                 )
                 .map_err(|_| ENOMEM)?;
             }
@@ -454,6 +562,8 @@ impl MiscDevice for OpenFile {
             try_pin_init!(OpenFile {
                 limits: Limits::from_module_params(),
                 caller: Caller::of_opener(file),
+                session: with_store(|t| Ok(t.new_session()))?,
+                ephemerals <- new_mutex!(KVec::new()),
                 response <- new_mutex!(Response {
                     bytes: KVVec::new(),
                     pos: 0,

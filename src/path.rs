@@ -66,6 +66,11 @@ impl<'a> Path<'a> {
         Ok(Self { bytes, depth })
     }
 
+    /// The path's bytes, without a trailing `/` (except for the root).
+    pub(crate) fn as_bytes(&self) -> &'a [u8] {
+        self.bytes
+    }
+
     /// Whether this is the root, `/`.
     pub(crate) fn is_root(&self) -> bool {
         self.depth == 0

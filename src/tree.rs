@@ -32,6 +32,7 @@ use crate::{
     abi::{
         enodata,
         enotempty,
+        estale,
         euclean, //
     },
     access::{
@@ -153,6 +154,10 @@ pub(crate) struct Node {
     owner: u32,
     /// `uapi::MODE_*` bits: what users other than the owner may do.
     mode: u32,
+    /// The number the next sequential child gets.
+    seq_next: u32,
+    /// The session (open file) an ephemeral node belongs to; 0 for a persistent node.
+    session: u64,
 }
 
 impl Node {
@@ -167,6 +172,8 @@ impl Node {
             mtime_ns: now,
             owner,
             mode,
+            seq_next: 0,
+            session: 0,
         }
     }
 
@@ -212,7 +219,7 @@ impl Node {
             },
             uid: self.owner,
             mode: self.mode,
-            reserved: [0; 1],
+            session: self.session,
         }
     }
 }
@@ -265,6 +272,20 @@ fn broken(what: &str, detail: u64) -> Error {
     euclean()
 }
 
+/// What [`Tree::set`] may do beyond setting a value.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct SetOptions {
+    /// Fail with `EEXIST` if the node exists.
+    pub(crate) create_only: bool,
+    /// The access mode of the nodes created, and of the node itself.
+    pub(crate) mode: Option<u32>,
+    /// Replace the value only if the node has this version (`ESTALE` otherwise, `ENOENT` if it
+    /// does not exist).
+    pub(crate) if_version: Option<u64>,
+    /// Create the node as an ephemeral node of this session (implies `create_only`).
+    pub(crate) ephemeral: Option<u64>,
+}
+
 /// The whole store: the root node and the accounting that the limits apply to.
 pub(crate) struct Tree {
     root: Node,
@@ -277,6 +298,8 @@ pub(crate) struct Tree {
     limits: Limits,
     /// What each user owns, for the per-user quotas.
     ledger: Ledger,
+    /// The last session id handed out to an open file.
+    last_session: u64,
     /// Work stack for tearing subtrees down without recursion. Always empty between calls; its
     /// capacity (`max_depth + 1`) is reserved up front so that deletes never allocate.
     teardown: KVVec<Node>,
@@ -293,23 +316,33 @@ impl Tree {
             sequence: 0,
             limits,
             ledger: Ledger::new(),
+            last_session: 0,
             teardown: KVVec::with_capacity(depth, GFP_KERNEL)?,
         })
     }
 
-    /// Sets the value of the node at `path` for `caller`, creating it and its missing parents.
-    ///
-    /// With `create_only`, fails with `EEXIST` when the node already exists. With `mode`, the
-    /// nodes created get that access mode, and so does the node itself if it exists. Returns the
-    /// node's new version.
+    /// A new session id for an open file (never 0).
+    pub(crate) fn new_session(&mut self) -> u64 {
+        self.last_session += 1;
+        self.last_session
+    }
+
+    /// Sets the value of the node at `path` for `caller`, creating it and its missing parents,
+    /// as `opts` allow (see [`SetOptions`]). With a mode, the nodes created get that access mode,
+    /// and so does the node itself if it exists. Returns the node's new version.
     pub(crate) fn set(
         &mut self,
         path: &Path<'_>,
         value: Arc<Value>,
-        create_only: bool,
-        mode: Option<u32>,
+        opts: SetOptions,
         caller: &Caller,
     ) -> Result<u64> {
+        let SetOptions {
+            create_only,
+            mode,
+            if_version,
+            ephemeral,
+        } = opts;
         let value_len = value.len();
         if value_len > u64::from(self.limits.max_value_len) {
             return Err(E2BIG);
@@ -334,12 +367,15 @@ impl Tree {
         }
 
         if existing == path.depth() {
-            if create_only {
+            if create_only || ephemeral.is_some() {
                 return Err(EEXIST);
             }
             caller.may_write(node.owner, node.mode)?;
             if mode.is_some() && !caller.owns(node.owner) {
                 return Err(EPERM);
+            }
+            if if_version.is_some_and(|v| v != node.version) {
+                return Err(estale());
             }
             let old_len = node.value_len();
             let bytes = self
@@ -367,6 +403,12 @@ impl Tree {
         // Create the missing nodes: check the permission and the limits, then build them as a
         // detached chain (the only step that allocates), then link the chain in, which cannot
         // fail.
+        if if_version.is_some() {
+            return Err(ENOENT);
+        }
+        if node.session != 0 {
+            return Err(ENOTDIR);
+        }
         caller.may_write(node.owner, node.mode)?;
         let new_nodes = (path.depth() - existing) as u64;
         let names_len: u64 = path
@@ -393,6 +435,7 @@ impl Tree {
         let mut missing = path.components().rev().take(path.depth() - existing);
         let mut chain_name = missing.next().ok_or(EINVAL)?;
         let mut chain = Node::new(Some(value), seq, now, caller.uid, mode);
+        chain.session = ephemeral.unwrap_or(0);
         let (name, reservation) = loop {
             let link = Name::new(chain_name).and_then(|name| {
                 let reservation = RBTreeNodeReservation::new(GFP_KERNEL)?;
@@ -472,14 +515,24 @@ impl Tree {
     }
 
     /// Deletes the node at `path` for `caller`; with `recursive`, also everything below it, which
-    /// `caller` must be allowed to delete node by node.
+    /// `caller` must be allowed to delete node by node. With `if_version`, only if the node has
+    /// that version (`ESTALE` otherwise).
     ///
     /// The root is never removed: deleting `/` removes its value (and with `recursive` all other
     /// nodes).
-    pub(crate) fn delete(&mut self, path: &Path<'_>, recursive: bool, caller: &Caller) -> Result {
+    pub(crate) fn delete(
+        &mut self,
+        path: &Path<'_>,
+        recursive: bool,
+        if_version: Option<u64>,
+        caller: &Caller,
+    ) -> Result {
         let seq = self.sequence + 1;
         let Some(name) = path.name() else {
             caller.may_write(self.root.owner, self.root.mode)?;
+            if if_version.is_some_and(|v| v != self.root.version) {
+                return Err(estale());
+            }
             if !recursive && self.root.num_children > 0 {
                 return Err(enotempty());
             }
@@ -502,21 +555,43 @@ impl Tree {
             return Ok(());
         };
 
-        let parent_depth = path.depth() - 1;
         let parent = self
             .root
-            .descend(path.components().take(parent_depth))
+            .descend(path.components().take(path.depth() - 1))
             .ok_or(ENOENT)?;
         let node = Name::lookup(name, |k| parent.children.get(k)).ok_or(ENOENT)?;
         caller.may_write(node.owner, node.mode)?;
+        if if_version.is_some_and(|v| v != node.version) {
+            return Err(estale());
+        }
         if !recursive && node.num_children > 0 {
             return Err(enotempty());
         }
         self.may_delete_below(node, caller)?;
+        self.unlink(path, name, seq)
+    }
 
+    /// Removes the ephemeral node at `path` if it still belongs to `session`: the cleanup when
+    /// that session's file is released. Needs no permission; an ephemeral node has no children.
+    pub(crate) fn remove_ephemeral(&mut self, path: &Path<'_>, session: u64) {
+        let Some(name) = path.name() else {
+            return;
+        };
+        let ours = self
+            .root
+            .descend(path.components())
+            .is_some_and(|node| node.session == session && node.num_children == 0);
+        if ours {
+            // Cannot fail: the node was just found.
+            let _ = self.unlink(path, name, self.sequence + 1);
+        }
+    }
+
+    /// Removes the node `name` at `path` and everything below it, as the change `seq`.
+    fn unlink(&mut self, path: &Path<'_>, name: &[u8], seq: u64) -> Result {
         let parent = self
             .root
-            .descend_mut(path.components().take(parent_depth))
+            .descend_mut(path.components().take(path.depth() - 1))
             .ok_or(ENOENT)?;
         let removed = Name::lookup(name, |k| parent.children.remove_node(k)).ok_or(ENOENT)?;
         parent.num_children = parent.num_children.saturating_sub(1);
@@ -529,6 +604,54 @@ impl Tree {
         self.bytes = self.bytes.saturating_sub(bytes + own);
         self.sequence = seq;
         Ok(())
+    }
+
+    /// Creates a node named `path`'s last component followed by the next number of its parent's
+    /// sequential counter (see [`uapi::SET_SEQUENTIAL`]), as [`Tree::set`] with `opts` does. The
+    /// new path is written to `name_buf`, whose capacity must be at least `path`'s length plus
+    /// 20 (it is not grown). Returns the new node's version and its number.
+    pub(crate) fn set_sequential(
+        &mut self,
+        path: &Path<'_>,
+        value: Arc<Value>,
+        opts: SetOptions,
+        caller: &Caller,
+        name_buf: &mut KVVec<u8>,
+    ) -> Result<(u64, u64)> {
+        if path.is_root() {
+            return Err(EINVAL);
+        }
+        let parents = path.components().take(path.depth() - 1);
+        let number = self
+            .root
+            .descend(parents)
+            .map_or(0, |parent| parent.seq_next);
+        if number == u32::MAX {
+            return Err(EOVERFLOW);
+        }
+        let mut digits = [b'0'; 10];
+        let mut n = number;
+        for d in digits.iter_mut().rev() {
+            *d = b'0' + (n % 10) as u8;
+            n /= 10;
+        }
+        name_buf.clear();
+        for &b in Iterator::chain(path.as_bytes().iter(), digits.iter()) {
+            name_buf.push_within_capacity(b).map_err(|_| ENOMEM)?;
+        }
+        let new_path = Path::parse(name_buf, &self.limits)?;
+        let opts = SetOptions {
+            create_only: true,
+            ..opts
+        };
+        let version = self.set(&new_path, value, opts, caller)?;
+        if let Some(parent) = self
+            .root
+            .descend_mut(new_path.components().take(new_path.depth() - 1))
+        {
+            parent.seq_next = number + 1;
+        }
+        Ok((version, number.into()))
     }
 
     /// Checks that `caller` may delete every node below `top`.
@@ -610,6 +733,9 @@ impl Tree {
                 return Err(broken("value over max_value_len", node.value_len()));
             }
             let children = node.children.iter().count() as u64;
+            if node.session != 0 && children != 0 {
+                return Err(broken("ephemeral node with children", children));
+            }
             if children != node.num_children {
                 return Err(broken("child count differs from the children", children));
             }
@@ -741,6 +867,14 @@ mod tests {
         Limits::from_params(16, 256, 8, 20, 200)
     }
 
+    fn o(create_only: bool, mode: Option<u32>) -> SetOptions {
+        SetOptions {
+            create_only,
+            mode,
+            ..Default::default()
+        }
+    }
+
     fn user(uid: u32) -> Caller {
         Caller { uid, admin: false }
     }
@@ -758,7 +892,7 @@ mod tests {
     #[test]
     fn set_creates_parents_without_values() -> Result {
         let mut t = Tree::new(limits())?;
-        let v1 = t.set(&p(b"/a/b/c", &t)?, value(b"x")?, false, None, &ROOT)?;
+        let v1 = t.set(&p(b"/a/b/c", &t)?, value(b"x")?, o(false, None), &ROOT)?;
         assert_eq!(t.stats(0).nodes, 4);
         assert_eq!(t.stats(0).bytes, 4);
         let (v, version) = t.get(&p(b"/a/b/c", &t)?, &ROOT)?;
@@ -775,11 +909,12 @@ mod tests {
     #[test]
     fn versions_increase_and_create_only() -> Result {
         let mut t = Tree::new(limits())?;
-        let v1 = t.set(&p(b"/k", &t)?, value(b"1")?, true, None, &ROOT)?;
-        let v2 = t.set(&p(b"/k", &t)?, value(b"22")?, false, None, &ROOT)?;
+        let v1 = t.set(&p(b"/k", &t)?, value(b"1")?, o(true, None), &ROOT)?;
+        let v2 = t.set(&p(b"/k", &t)?, value(b"22")?, o(false, None), &ROOT)?;
         assert!(v2 > v1);
         assert_eq!(
-            t.set(&p(b"/k", &t)?, value(b"3")?, true, None, &ROOT).err(),
+            t.set(&p(b"/k", &t)?, value(b"3")?, o(true, None), &ROOT)
+                .err(),
             Some(EEXIST)
         );
         assert_eq!(t.stats(0).bytes, 3);
@@ -790,18 +925,18 @@ mod tests {
     fn limits_leave_store_unchanged() -> Result {
         let mut t = Tree::new(limits())?;
         assert_eq!(
-            t.set(&p(b"/big", &t)?, value(&[0; 17])?, false, None, &ROOT)
+            t.set(&p(b"/big", &t)?, value(&[0; 17])?, o(false, None), &ROOT)
                 .err(),
             Some(E2BIG)
         );
         // 20 nodes at most: the root plus 19.
         for i in 0..19u8 {
             let name = [b'/', b'a' + i];
-            t.set(&p(&name, &t)?, value(b"")?, false, None, &ROOT)?;
+            t.set(&p(&name, &t)?, value(b"")?, o(false, None), &ROOT)?;
         }
         let before = t.stats(0);
         assert_eq!(
-            t.set(&p(b"/z/y", &t)?, value(b"")?, false, None, &ROOT)
+            t.set(&p(b"/z/y", &t)?, value(b"")?, o(false, None), &ROOT)
                 .err(),
             Some(ENOSPC)
         );
@@ -814,7 +949,7 @@ mod tests {
     fn delete_and_list() -> Result {
         let mut t = Tree::new(limits())?;
         for path in [&b"/d/b"[..], b"/d/a", b"/d/c/x"] {
-            t.set(&p(path, &t)?, value(b"v")?, false, None, &ROOT)?;
+            t.set(&p(path, &t)?, value(b"v")?, o(false, None), &ROOT)?;
         }
         let mut out = KVVec::with_capacity(64, GFP_KERNEL)?;
         let l = t.list(&p(b"/d", &t)?, None, &mut out, 64, &ROOT)?;
@@ -827,14 +962,17 @@ mod tests {
         assert_eq!(&out[..], b"b\0");
 
         assert_eq!(
-            t.delete(&p(b"/d/c", &t)?, false, &ROOT).err(),
+            t.delete(&p(b"/d/c", &t)?, false, None, &ROOT).err(),
             Some(enotempty())
         );
-        t.delete(&p(b"/d/c", &t)?, true, &ROOT)?;
-        t.delete(&p(b"/d/a", &t)?, false, &ROOT)?;
-        assert_eq!(t.delete(&p(b"/d/a", &t)?, false, &ROOT).err(), Some(ENOENT));
+        t.delete(&p(b"/d/c", &t)?, true, None, &ROOT)?;
+        t.delete(&p(b"/d/a", &t)?, false, None, &ROOT)?;
+        assert_eq!(
+            t.delete(&p(b"/d/a", &t)?, false, None, &ROOT).err(),
+            Some(ENOENT)
+        );
         assert_eq!(t.stats(0).nodes, 3);
-        t.delete(&p(b"/", &t)?, true, &ROOT)?;
+        t.delete(&p(b"/", &t)?, true, None, &ROOT)?;
         assert_eq!(t.stats(0).nodes, 1);
         assert_eq!(t.stats(0).bytes, 0);
         Ok(())
@@ -844,8 +982,13 @@ mod tests {
     fn owners_and_modes() -> Result {
         let mut t = Tree::new(limits())?;
         let (alice, bob) = (user(1000), user(1001));
-        t.set(&p(b"/a/x", &t)?, value(b"1")?, false, None, &alice)?;
-        t.set(&p(b"/a/secret", &t)?, value(b"s")?, false, Some(0), &alice)?;
+        t.set(&p(b"/a/x", &t)?, value(b"1")?, o(false, None), &alice)?;
+        t.set(
+            &p(b"/a/secret", &t)?,
+            value(b"s")?,
+            o(false, Some(0)),
+            &alice,
+        )?;
         assert_eq!(t.stat(&p(b"/a", &t)?)?.uid, 1000);
         assert_eq!(t.stat(&p(b"/a", &t)?)?.mode, uapi::MODE_DEFAULT);
         let before = t.stats(1000);
@@ -854,14 +997,20 @@ mod tests {
         assert_eq!(t.get(&p(b"/a/secret", &t)?, &bob).err(), Some(EACCES));
         let set = |t: &mut Tree, path: &[u8], who: &Caller| -> Result<u64> {
             let path = Path::parse(path, &t.limits)?;
-            t.set(&path, value(b"2")?, false, None, who)
+            t.set(&path, value(b"2")?, o(false, None), who)
         };
         assert_eq!(set(&mut t, b"/a/x", &bob).err(), Some(EACCES));
         assert_eq!(set(&mut t, b"/a/new", &bob).err(), Some(EACCES));
-        assert_eq!(t.delete(&p(b"/a/x", &t)?, false, &bob).err(), Some(EACCES));
-        assert_eq!(t.delete(&p(b"/", &t)?, true, &bob).err(), Some(EACCES));
         assert_eq!(
-            t.set(&p(b"/a/x", &t)?, value(b"3")?, false, Some(3), &bob)
+            t.delete(&p(b"/a/x", &t)?, false, None, &bob).err(),
+            Some(EACCES)
+        );
+        assert_eq!(
+            t.delete(&p(b"/", &t)?, true, None, &bob).err(),
+            Some(EACCES)
+        );
+        assert_eq!(
+            t.set(&p(b"/a/x", &t)?, value(b"3")?, o(false, Some(3)), &bob)
                 .err(),
             Some(EACCES)
         );
@@ -870,23 +1019,28 @@ mod tests {
         t.set(
             &p(b"/a", &t)?,
             value(b"")?,
-            false,
-            Some(uapi::MODE_ALL),
+            o(false, Some(uapi::MODE_ALL)),
             &alice,
         )?;
         set(&mut t, b"/a/new", &bob)?;
         assert_eq!(t.stats(1001).uid_nodes, 1);
         assert_eq!(
-            t.set(&p(b"/a", &t)?, value(b"")?, false, Some(0), &bob)
+            t.set(&p(b"/a", &t)?, value(b"")?, o(false, Some(0)), &bob)
                 .err(),
             Some(EPERM)
         );
         // A recursive delete needs the right to delete every node below.
-        assert_eq!(t.delete(&p(b"/a", &t)?, true, &bob).err(), Some(EACCES));
+        assert_eq!(
+            t.delete(&p(b"/a", &t)?, true, None, &bob).err(),
+            Some(EACCES)
+        );
         // Nor may Alice delete Bob's node under her own.
-        assert_eq!(t.delete(&p(b"/a", &t)?, true, &alice).err(), Some(EACCES));
-        t.delete(&p(b"/a/new", &t)?, false, &bob)?;
-        t.delete(&p(b"/a", &t)?, true, &alice)?;
+        assert_eq!(
+            t.delete(&p(b"/a", &t)?, true, None, &alice).err(),
+            Some(EACCES)
+        );
+        t.delete(&p(b"/a/new", &t)?, false, None, &bob)?;
+        t.delete(&p(b"/a", &t)?, true, None, &alice)?;
         assert_eq!(t.stats(1000).uid_nodes, 0);
         assert_eq!(t.stats(1001).uid_nodes, 0);
         t.check()?;
@@ -897,19 +1051,24 @@ mod tests {
     fn quotas_and_check() -> Result {
         let mut t = Tree::new(limits().with_uid_quota(3, 10))?;
         let alice = user(1000);
-        t.set(&p(b"/q/a", &t)?, value(b"12345")?, false, None, &alice)?;
+        t.set(&p(b"/q/a", &t)?, value(b"12345")?, o(false, None), &alice)?;
         assert_eq!(t.stats(1000).uid_nodes, 2);
         assert_eq!(t.stats(1000).uid_bytes, 7);
         let before = t.stats(1000);
         // A fourth node, or an eleventh byte, is over the quota.
         assert_eq!(
-            t.set(&p(b"/q/b/c", &t)?, value(b"")?, false, None, &alice)
+            t.set(&p(b"/q/b/c", &t)?, value(b"")?, o(false, None), &alice)
                 .err(),
             Some(edquot())
         );
         assert_eq!(
-            t.set(&p(b"/q/a", &t)?, value(b"123456789")?, false, None, &alice)
-                .err(),
+            t.set(
+                &p(b"/q/a", &t)?,
+                value(b"123456789")?,
+                o(false, None),
+                &alice
+            )
+            .err(),
             Some(edquot())
         );
         assert_eq!(t.stats(1000), before);
@@ -917,16 +1076,85 @@ mod tests {
         t.set(
             &p(b"/r/s/t/u", &t)?,
             value(b"0123456789")?,
-            false,
-            None,
+            o(false, None),
             &ROOT,
         )?;
         let check = t.check()?;
         assert_eq!(check.nodes, t.stats(0).nodes);
         assert_eq!(check.bytes, t.stats(0).bytes);
         assert_eq!(check.owners, 2);
-        t.delete(&p(b"/", &t)?, true, &ROOT)?;
+        t.delete(&p(b"/", &t)?, true, None, &ROOT)?;
         assert_eq!(t.check()?.owners, 0);
+        Ok(())
+    }
+
+    #[test]
+    fn compare_and_set_ephemeral_and_sequential() -> Result {
+        let mut t = Tree::new(limits())?;
+        let v1 = t.set(&p(b"/c", &t)?, value(b"1")?, o(false, None), &ROOT)?;
+        let cas = |v| SetOptions {
+            if_version: Some(v),
+            ..Default::default()
+        };
+        let v2 = t.set(&p(b"/c", &t)?, value(b"2")?, cas(v1), &ROOT)?;
+        assert_eq!(
+            t.set(&p(b"/c", &t)?, value(b"3")?, cas(v1), &ROOT).err(),
+            Some(estale())
+        );
+        assert_eq!(
+            t.set(&p(b"/d", &t)?, value(b"3")?, cas(v1), &ROOT).err(),
+            Some(ENOENT)
+        );
+        assert_eq!(
+            t.delete(&p(b"/c", &t)?, false, Some(v1), &ROOT).err(),
+            Some(estale())
+        );
+        t.delete(&p(b"/c", &t)?, false, Some(v2), &ROOT)?;
+
+        let session = t.new_session();
+        let eph = SetOptions {
+            ephemeral: Some(session),
+            ..Default::default()
+        };
+        t.set(&p(b"/e/x", &t)?, value(b"")?, eph, &ROOT)?;
+        assert_eq!(t.stat(&p(b"/e/x", &t)?)?.session, session);
+        assert_eq!(t.stat(&p(b"/e", &t)?)?.session, 0);
+        assert_eq!(
+            t.set(&p(b"/e/x", &t)?, value(b"")?, eph, &ROOT).err(),
+            Some(EEXIST)
+        );
+        assert_eq!(
+            t.set(&p(b"/e/x/y", &t)?, value(b"")?, o(false, None), &ROOT)
+                .err(),
+            Some(ENOTDIR)
+        );
+        t.remove_ephemeral(&p(b"/e/x", &t)?, session + 1);
+        assert!(t.stat(&p(b"/e/x", &t)?).is_ok());
+        t.remove_ephemeral(&p(b"/e/x", &t)?, session);
+        assert_eq!(t.stat(&p(b"/e/x", &t)?).err(), Some(ENOENT));
+
+        let mut buf = KVVec::with_capacity(32, GFP_KERNEL)?;
+        for n in 0..3u64 {
+            let (_, number) = t.set_sequential(
+                &p(b"/q/i-", &t)?,
+                value(b"")?,
+                o(false, None),
+                &ROOT,
+                &mut buf,
+            )?;
+            assert_eq!(number, n);
+        }
+        assert_eq!(&buf[..], b"/q/i-0000000002");
+        t.delete(&p(b"/q/i-0000000002", &t)?, false, None, &ROOT)?;
+        let (_, number) = t.set_sequential(
+            &p(b"/q/i-", &t)?,
+            value(b"")?,
+            o(false, None),
+            &ROOT,
+            &mut buf,
+        )?;
+        assert_eq!(number, 3);
+        t.check()?;
         Ok(())
     }
 }

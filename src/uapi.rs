@@ -18,7 +18,7 @@
 //! Paths are byte strings (not NUL-terminated) passed by address and length.
 
 /// Version of this ABI. Bumped on any incompatible change; compatible additions keep it.
-pub const ABI_VERSION: u32 = 1;
+pub const ABI_VERSION: u32 = 2;
 
 /// The ioctl "magic" (type) byte of pathstore.
 pub const IOC_MAGIC: u32 = 0xB9;
@@ -53,10 +53,6 @@ const fn iowr<T>(nr: u32) -> u32 {
     ioc(IOC_READ | IOC_WRITE, nr, core::mem::size_of::<T>())
 }
 
-const fn iow<T>(nr: u32) -> u32 {
-    ioc(IOC_WRITE, nr, core::mem::size_of::<T>())
-}
-
 /// `PATHSTORE_IOC_VERSION`: the handshake. Fills [`VersionArgs`]; never fails on a valid pointer.
 pub const IOC_VERSION: u32 = ior::<VersionArgs>(0x00);
 /// `PATHSTORE_IOC_SET`: create or replace a node's value ([`SetArgs`]).
@@ -64,7 +60,7 @@ pub const IOC_SET: u32 = iowr::<SetArgs>(0x01);
 /// `PATHSTORE_IOC_GET`: read a node's value ([`GetArgs`]).
 pub const IOC_GET: u32 = iowr::<GetArgs>(0x02);
 /// `PATHSTORE_IOC_DELETE`: delete a node, or a subtree ([`DeleteArgs`]).
-pub const IOC_DELETE: u32 = iow::<DeleteArgs>(0x03);
+pub const IOC_DELETE: u32 = iowr::<DeleteArgs>(0x03);
 /// `PATHSTORE_IOC_LIST`: list the children of a node, in byte order, from a cursor ([`ListArgs`]).
 pub const IOC_LIST: u32 = iowr::<ListArgs>(0x04);
 /// `PATHSTORE_IOC_STAT`: a node's metadata ([`StatArgs`]).
@@ -81,8 +77,21 @@ pub const SET_CREATE: u32 = 1 << 0;
 /// set the mode of the node itself if it exists (only its owner or `CAP_SYS_ADMIN` may: `EPERM`).
 /// Without it, created nodes get [`MODE_DEFAULT`] and an existing node keeps its mode.
 pub const SET_MODE: u32 = 1 << 1;
+/// [`SetArgs::flags`]: compare-and-set. Replace the value only if the node exists (else `ENOENT`)
+/// and its version is [`SetArgs::expected_version`] (else `ESTALE`, with the current version in
+/// [`SetArgs::version`]). Not with `SET_CREATE`, `SET_EPHEMERAL` or `SET_SEQUENTIAL`.
+pub const SET_IF_VERSION: u32 = 1 << 2;
+/// [`SetArgs::flags`]: create the node (never replace: `EEXIST`) as an ephemeral node, removed
+/// when the open file that created it is released. Ephemeral nodes cannot have children.
+pub const SET_EPHEMERAL: u32 = 1 << 3;
+/// [`SetArgs::flags`]: create a new node named the path's last component followed by ten or more
+/// decimal digits of a counter kept by its parent, which only increases
+/// (`/queue/item-` creates `/queue/item-0000000042`); the number is returned in
+/// [`SetArgs::sequence`].
+pub const SET_SEQUENTIAL: u32 = 1 << 4;
 /// Every flag [`SetArgs::flags`] accepts.
-pub const SET_FLAGS_ALL: u32 = SET_CREATE | SET_MODE;
+pub const SET_FLAGS_ALL: u32 =
+    SET_CREATE | SET_MODE | SET_IF_VERSION | SET_EPHEMERAL | SET_SEQUENTIAL;
 
 /// Node access mode: users other than the node's owner may read its value and list its children.
 pub const MODE_OTHERS_READ: u32 = 1 << 0;
@@ -98,8 +107,14 @@ pub const MODE_ROOT: u32 = MODE_OTHERS_READ | MODE_OTHERS_WRITE;
 
 /// [`DeleteArgs::flags`]: delete the node together with all its descendants.
 pub const DELETE_RECURSIVE: u32 = 1 << 0;
+/// [`DeleteArgs::flags`]: delete only if the node's version is [`DeleteArgs::expected_version`]
+/// (else `ESTALE`, with the current version in [`DeleteArgs::version`]).
+pub const DELETE_IF_VERSION: u32 = 1 << 1;
 /// Every flag [`DeleteArgs::flags`] accepts.
-pub const DELETE_FLAGS_ALL: u32 = DELETE_RECURSIVE;
+pub const DELETE_FLAGS_ALL: u32 = DELETE_RECURSIVE | DELETE_IF_VERSION;
+
+/// Digits of the number [`SET_SEQUENTIAL`] appends (more once the counter needs them).
+pub const SEQUENTIAL_DIGITS: u32 = 10;
 
 /// [`ListArgs::result_flags`]: more children follow the last one returned; call again with it as
 /// the cursor.
@@ -116,8 +131,10 @@ pub struct VersionArgs {
     pub abi_version: u32,
     /// Out: the module's version, `major << 16 | minor << 8 | patch`.
     pub module_version: u32,
+    /// Out: this open file's session: the id its ephemeral nodes carry (never 0).
+    pub session: u64,
     /// Out: zero.
-    pub reserved: [u64; 3],
+    pub reserved: [u64; 2],
 }
 
 /// Argument of [`IOC_SET`].
@@ -136,10 +153,13 @@ pub struct SetArgs {
     pub flags: u32,
     /// In: with [`SET_MODE`], the access mode (`MODE_*` bits); must be zero without it.
     pub mode: u32,
-    /// Out: the node's version after the change.
+    /// Out: the node's version after the change; its current version when the call fails with
+    /// `ESTALE`.
     pub version: u64,
-    /// Must be zero.
-    pub reserved: [u64; 2],
+    /// In: with [`SET_IF_VERSION`], the version the node must have; must be zero without it.
+    pub expected_version: u64,
+    /// Out: with [`SET_SEQUENTIAL`], the number appended to the name.
+    pub sequence: u64,
 }
 
 /// Argument of [`IOC_GET`].
@@ -175,8 +195,10 @@ pub struct DeleteArgs {
     pub path_len: u32,
     /// In: `DELETE_*` flags.
     pub flags: u32,
-    /// Must be zero.
-    pub reserved: [u64; 2],
+    /// In: with [`DELETE_IF_VERSION`], the version the node must have; must be zero without it.
+    pub expected_version: u64,
+    /// Out: the node's current version when the call fails with `ESTALE`.
+    pub version: u64,
 }
 
 /// Argument of [`IOC_LIST`].
@@ -238,8 +260,9 @@ pub struct NodeStat {
     pub uid: u32,
     /// The node's access mode (`MODE_*` bits).
     pub mode: u32,
-    /// Zero.
-    pub reserved: [u64; 1],
+    /// For an ephemeral node, the session (open file) that owns it, as [`VersionArgs::session`]
+    /// reports it to that file; 0 for a persistent node.
+    pub session: u64,
 }
 
 /// Argument of [`IOC_STAT`].

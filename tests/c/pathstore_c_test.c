@@ -29,6 +29,8 @@
 #define ROOT "/c-test"
 
 static int fd = -1;
+/* Path of the device, for tests that open it again. */
+static const char *dev_path;
 static unsigned int n_checks, n_failed;
 
 static int check(int ok, const char *name, const char *fmt, ...)
@@ -293,10 +295,10 @@ static void test_version(void)
 		return;
 	printf("# module version %u.%u.%u, ABI %u\n", v.module_version >> 16,
 	       (v.module_version >> 8) & 0xff, v.module_version & 0xff, v.abi_version);
-	CHECK(v.reserved[0] == 0 && v.reserved[1] == 0 && v.reserved[2] == 0,
-	      "version reserved fields are zeroed", "%llx %llx %llx",
-	      (unsigned long long)v.reserved[0], (unsigned long long)v.reserved[1],
-	      (unsigned long long)v.reserved[2]);
+	CHECK(v.reserved[0] == 0 && v.reserved[1] == 0, "version reserved fields are zeroed",
+	      "%llx %llx", (unsigned long long)v.reserved[0], (unsigned long long)v.reserved[1]);
+	CHECK(v.session != 0, "version reports the file's session", "session %llu",
+	      (unsigned long long)v.session);
 }
 
 static void test_set_get(void)
@@ -499,7 +501,7 @@ static void test_stat(void)
 	CHECK(e == 0 && st.ctime_ns > 0 && st.mtime_ns >= st.ctime_ns,
 	      "stat ctime set, mtime not before it", "ctime %llu mtime %llu",
 	      (unsigned long long)st.ctime_ns, (unsigned long long)st.mtime_ns);
-	CHECK(e == 0 && st.reserved[0] == 0, "stat reserved fields are zeroed", "%s", en(e));
+	CHECK(e == 0 && st.session == 0, "stat of a persistent node has no session", "%s", en(e));
 	CHECK(e == 0 && st.uid == getuid() && st.mode == PATHSTORE_MODE_DEFAULT,
 	      "stat reports the creator as owner and the default mode", "%s, uid %u, mode %#x", en(e),
 	      st.uid, st.mode);
@@ -782,6 +784,82 @@ static void test_efault(void)
 	munmap(ro, 2 * (size_t)page);
 }
 
+/* Compare-and-set, conditional delete, sequential and ephemeral nodes. */
+static void test_coordination(void)
+{
+	struct pathstore_node_stat st;
+	struct pathstore_set s;
+	struct pathstore_delete d;
+	const char *p = ROOT "/coord/cas";
+	const char *q = ROOT "/coord/queue/item-";
+	char name[128];
+	__u64 v1 = 0, v2 = 0;
+	int e, other;
+
+	e = ps_set(p, "1", 0, &v1);
+	CHECK(e == 0, "coordination: set a node", "%s", en(e));
+	memset(&s, 0, sizeof(s));
+	s.path = ptr(p);
+	s.path_len = (__u32)strlen(p);
+	s.value = ptr("2");
+	s.value_len = 1;
+	s.flags = PATHSTORE_SET_IF_VERSION;
+	s.expected_version = v1;
+	e = xioctl(PATHSTORE_IOC_SET, &s);
+	v2 = s.version;
+	CHECK(e == 0 && v2 > v1, "compare-and-set with the current version replaces the value",
+	      "%s", en(e));
+	s.value = ptr("3");
+	e = xioctl(PATHSTORE_IOC_SET, &s);
+	CHECK(e == ESTALE && s.version == v2,
+	      "compare-and-set with an old version gives ESTALE and the current version",
+	      "%s, version %llu (current %llu)", en(e), (unsigned long long)s.version,
+	      (unsigned long long)v2);
+	memset(&d, 0, sizeof(d));
+	d.path = ptr(p);
+	d.path_len = (__u32)strlen(p);
+	d.flags = PATHSTORE_DELETE_IF_VERSION;
+	d.expected_version = v1;
+	e = xioctl(PATHSTORE_IOC_DELETE, &d);
+	CHECK(e == ESTALE && d.version == v2 && exists(p),
+	      "a conditional delete with an old version gives ESTALE and deletes nothing", "%s",
+	      en(e));
+	d.expected_version = v2;
+	e = xioctl(PATHSTORE_IOC_DELETE, &d);
+	CHECK(e == 0 && !exists(p), "a conditional delete with the current version deletes",
+	      "%s", en(e));
+
+	memset(&s, 0, sizeof(s));
+	s.path = ptr(q);
+	s.path_len = (__u32)strlen(q);
+	s.flags = PATHSTORE_SET_SEQUENTIAL;
+	e = xioctl(PATHSTORE_IOC_SET, &s);
+	CHECK(e == 0 && s.sequence == 0, "the first sequential node gets number 0", "%s, %llu",
+	      en(e), (unsigned long long)s.sequence);
+	e = xioctl(PATHSTORE_IOC_SET, &s);
+	snprintf(name, sizeof(name), "%s%0*llu", q, PATHSTORE_SEQUENTIAL_DIGITS,
+		 (unsigned long long)s.sequence);
+	CHECK(e == 0 && s.sequence == 1 && exists(name),
+	      "the next sequential node gets number 1, named with ten digits", "%s, %s", en(e),
+	      name);
+
+	/* An ephemeral node lives as long as the file that created it. */
+	other = open(dev_path, O_RDWR | O_CLOEXEC);
+	memset(&s, 0, sizeof(s));
+	s.path = ptr(ROOT "/coord/eph");
+	s.path_len = (__u32)strlen(ROOT "/coord/eph");
+	s.flags = PATHSTORE_SET_EPHEMERAL;
+	e = other >= 0 && ioctl(other, PATHSTORE_IOC_SET, &s) == 0 ? 0 : errno;
+	CHECK(e == 0 && ps_stat(ROOT "/coord/eph", &st) == 0 && st.session != 0,
+	      "an ephemeral node carries its file's session", "%s", en(e));
+	e = ps_set(ROOT "/coord/eph/child", "x", 0, NULL);
+	CHECK(e == ENOTDIR, "an ephemeral node cannot have children (ENOTDIR)", "%s", en(e));
+	if (other >= 0)
+		close(other);
+	CHECK(!exists(ROOT "/coord/eph"), "closing its file removes an ephemeral node",
+	      ROOT "/coord/eph still exists");
+}
+
 static void test_reserved(void)
 {
 	struct pathstore_set s;
@@ -798,9 +876,10 @@ static void test_reserved(void)
 	INIT(s);
 	s.value = ptr("v");
 	s.value_len = 1;
-	s.reserved[1] = 1;
+	s.expected_version = 1;
 	e = xioctl(PATHSTORE_IOC_SET, &s);
-	CHECK(e == EINVAL, "set with a non-zero reserved field gives EINVAL", "%s", en(e));
+	CHECK(e == EINVAL, "set with expected_version but no PATHSTORE_SET_IF_VERSION gives EINVAL",
+	      "%s", en(e));
 	CHECK(!exists(p), "the rejected set created nothing", "%s exists", p);
 	INIT(s);
 	s.mode = 1;
@@ -834,9 +913,10 @@ static void test_reserved(void)
 	CHECK(e == EINVAL, "get with a non-zero flags gives EINVAL", "%s", en(e));
 
 	INIT(d);
-	d.reserved[1] = 1;
+	d.expected_version = 1;
 	e = xioctl(PATHSTORE_IOC_DELETE, &d);
-	CHECK(e == EINVAL, "delete with a non-zero reserved field gives EINVAL", "%s", en(e));
+	CHECK(e == EINVAL, "delete with expected_version but no PATHSTORE_DELETE_IF_VERSION gives EINVAL",
+	      "%s", en(e));
 	INIT(d);
 	d.flags = 1u << 5;
 	e = xioctl(PATHSTORE_IOC_DELETE, &d);
@@ -877,6 +957,7 @@ int main(int argc, char **argv)
 
 	if (!dev || !*dev)
 		dev = "/dev/" PATHSTORE_DEVICE_NAME;
+	dev_path = dev;
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	fd = open(dev, O_RDWR | O_CLOEXEC);
 	if (!CHECK(fd >= 0, "open the device", "%s: %s", dev, strerror(errno))) {
@@ -901,6 +982,7 @@ int main(int argc, char **argv)
 	test_bad_ioctls();
 	test_efault();
 	test_reserved();
+	test_coordination();
 
 	e = ps_delete(ROOT, PATHSTORE_DELETE_RECURSIVE);
 	CHECK(e == 0, "clean up " ROOT, "%s", en(e));

@@ -238,7 +238,7 @@ err_cmd "ls of a missing node fails with ENOENT" "ls $T/missing" ENOENT
 # --- stat ----------------------------------------------------------------------------------------
 
 stat_re='version=[0-9]+ child_version=[0-9]+ ctime_ns=[0-9]+ mtime_ns=[0-9]+ children=[0-9]+'
-stat_re="$stat_re value_len=[0-9]+ has_value=[01] uid=[0-9]+ mode=[0-3]"
+stat_re="$stat_re value_len=[0-9]+ has_value=[01] uid=[0-9]+ mode=[0-3] session=[0-9]+"
 query "stat $T/sp"
 line=${REPLY%"$nl"}
 if [ "$REPLY" = "$line$nl" ] && echo "$line" | grep -Eqx "$stat_re"; then

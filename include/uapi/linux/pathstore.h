@@ -23,7 +23,7 @@
 #include <linux/ioctl.h>
 
 /* Version of this ABI. Bumped on any incompatible change; compatible additions keep it. */
-#define PATHSTORE_ABI_VERSION 1
+#define PATHSTORE_ABI_VERSION 2
 
 /* The ioctl "magic" (type) byte of pathstore. */
 #define PATHSTORE_IOC_MAGIC 0xB9
@@ -46,8 +46,28 @@
  * node keeps its mode.
  */
 #define PATHSTORE_SET_MODE (1U << 1)
+/*
+ * struct pathstore_set.flags: compare-and-set. Replace the value only if the node exists (else
+ * ENOENT) and its version is struct pathstore_set.expected_version (else ESTALE, with the current
+ * version in struct pathstore_set.version). Not with PATHSTORE_SET_CREATE, PATHSTORE_SET_EPHEMERAL
+ * or PATHSTORE_SET_SEQUENTIAL.
+ */
+#define PATHSTORE_SET_IF_VERSION (1U << 2)
+/*
+ * struct pathstore_set.flags: create the node (never replace: EEXIST) as an ephemeral node,
+ * removed when the open file that created it is released. Ephemeral nodes cannot have children.
+ */
+#define PATHSTORE_SET_EPHEMERAL (1U << 3)
+/*
+ * struct pathstore_set.flags: create a new node named the path's last component followed by ten
+ * decimal digits of a counter kept by its parent, which only increases (/queue/item- creates
+ * /queue/item-0000000042); the number is returned in struct pathstore_set.sequence.
+ */
+#define PATHSTORE_SET_SEQUENTIAL (1U << 4)
 /* Every flag struct pathstore_set.flags accepts. */
-#define PATHSTORE_SET_FLAGS_ALL (PATHSTORE_SET_CREATE | PATHSTORE_SET_MODE)
+#define PATHSTORE_SET_FLAGS_ALL                                                  \
+	(PATHSTORE_SET_CREATE | PATHSTORE_SET_MODE | PATHSTORE_SET_IF_VERSION |  \
+	 PATHSTORE_SET_EPHEMERAL | PATHSTORE_SET_SEQUENTIAL)
 
 /* Node access mode: users other than the owner may read the value and list the children. */
 #define PATHSTORE_MODE_OTHERS_READ (1U << 0)
@@ -63,8 +83,17 @@
 
 /* struct pathstore_delete.flags: delete the node together with all its descendants. */
 #define PATHSTORE_DELETE_RECURSIVE (1U << 0)
+/*
+ * struct pathstore_delete.flags: delete only if the node's version is
+ * struct pathstore_delete.expected_version (else ESTALE, with the current version in
+ * struct pathstore_delete.version).
+ */
+#define PATHSTORE_DELETE_IF_VERSION (1U << 1)
 /* Every flag struct pathstore_delete.flags accepts. */
-#define PATHSTORE_DELETE_FLAGS_ALL PATHSTORE_DELETE_RECURSIVE
+#define PATHSTORE_DELETE_FLAGS_ALL (PATHSTORE_DELETE_RECURSIVE | PATHSTORE_DELETE_IF_VERSION)
+
+/* Digits of the number PATHSTORE_SET_SEQUENTIAL appends. */
+#define PATHSTORE_SEQUENTIAL_DIGITS 10
 
 /*
  * struct pathstore_list.result_flags: more children follow the last one returned; call again with
@@ -79,12 +108,14 @@
  * struct pathstore_version - argument of %PATHSTORE_IOC_VERSION
  * @abi_version: out: %PATHSTORE_ABI_VERSION of the running module.
  * @module_version: out: the module's version, ``major << 16 | minor << 8 | patch``.
+ * @session: out: this open file's session: the id its ephemeral nodes carry (never 0).
  * @reserved: out: zero.
  */
 struct pathstore_version {
 	__u32 abi_version;
 	__u32 module_version;
-	__u64 reserved[3];
+	__u64 session;
+	__u64 reserved[2];
 };
 
 /**
@@ -96,8 +127,11 @@ struct pathstore_version {
  * @flags: in: ``PATHSTORE_SET_*`` flags.
  * @mode: in: with %PATHSTORE_SET_MODE, the access mode (``PATHSTORE_MODE_*`` bits); must be zero
  *	without it.
- * @version: out: the node's version after the change.
- * @reserved: must be zero.
+ * @version: out: the node's version after the change; its current version when the call fails
+ *	with ESTALE.
+ * @expected_version: in: with %PATHSTORE_SET_IF_VERSION, the version the node must have; must
+ *	be zero without it.
+ * @sequence: out: with %PATHSTORE_SET_SEQUENTIAL, the number appended to the name.
  */
 struct pathstore_set {
 	__u64 path;
@@ -107,7 +141,8 @@ struct pathstore_set {
 	__u32 flags;
 	__u32 mode;
 	__u64 version;
-	__u64 reserved[2];
+	__u64 expected_version;
+	__u64 sequence;
 };
 
 /**
@@ -138,13 +173,16 @@ struct pathstore_get {
  * @path: in: address of the path.
  * @path_len: in: length of the path in bytes.
  * @flags: in: ``PATHSTORE_DELETE_*`` flags.
- * @reserved: must be zero.
+ * @expected_version: in: with %PATHSTORE_DELETE_IF_VERSION, the version the node must have;
+ *	must be zero without it.
+ * @version: out: the node's current version when the call fails with ESTALE.
  */
 struct pathstore_delete {
 	__u64 path;
 	__u32 path_len;
 	__u32 flags;
-	__u64 reserved[2];
+	__u64 expected_version;
+	__u64 version;
 };
 
 /**
@@ -197,7 +235,8 @@ struct pathstore_list {
  * @uid: the user that created the node (its owner), in the caller's user namespace. The root
  *	node belongs to uid 0.
  * @mode: the node's access mode (``PATHSTORE_MODE_*`` bits).
- * @reserved: zero.
+ * @session: for an ephemeral node, the session (open file) that owns it, as
+ *	struct pathstore_version.session reports it to that file; 0 for a persistent node.
  */
 struct pathstore_node_stat {
 	__u64 version;
@@ -209,7 +248,7 @@ struct pathstore_node_stat {
 	__u32 flags;
 	__u32 uid;
 	__u32 mode;
-	__u64 reserved[1];
+	__u64 session;
 };
 
 /**
@@ -280,7 +319,7 @@ struct pathstore_check {
 /* Read a node's value. */
 #define PATHSTORE_IOC_GET _IOWR(PATHSTORE_IOC_MAGIC, 0x02, struct pathstore_get)
 /* Delete a node, or a subtree. */
-#define PATHSTORE_IOC_DELETE _IOW(PATHSTORE_IOC_MAGIC, 0x03, struct pathstore_delete)
+#define PATHSTORE_IOC_DELETE _IOWR(PATHSTORE_IOC_MAGIC, 0x03, struct pathstore_delete)
 /* List the children of a node, in byte order, from a cursor. */
 #define PATHSTORE_IOC_LIST _IOWR(PATHSTORE_IOC_MAGIC, 0x04, struct pathstore_list)
 /* A node's metadata. */

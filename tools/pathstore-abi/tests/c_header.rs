@@ -143,18 +143,18 @@ macro_rules! consts {
 fn struct_table() -> Vec<Struct> {
     structs! {
         VersionArgs => "pathstore_version" {
-            abi_version: u32, module_version: u32, reserved: [u64; 3],
+            abi_version: u32, module_version: u32, session: u64, reserved: [u64; 2],
         }
         SetArgs => "pathstore_set" {
             path: u64, value: u64, path_len: u32, value_len: u32, flags: u32, mode: u32,
-            version: u64, reserved: [u64; 2],
+            version: u64, expected_version: u64, sequence: u64,
         }
         GetArgs => "pathstore_get" {
             path: u64, buf: u64, path_len: u32, buf_len: u32, value_len: u32, flags: u32,
             version: u64, reserved: [u64; 2],
         }
         DeleteArgs => "pathstore_delete" {
-            path: u64, path_len: u32, flags: u32, reserved: [u64; 2],
+            path: u64, path_len: u32, flags: u32, expected_version: u64, version: u64,
         }
         ListArgs => "pathstore_list" {
             path: u64, after: u64, buf: u64, path_len: u32, after_len: u32, buf_len: u32,
@@ -163,7 +163,7 @@ fn struct_table() -> Vec<Struct> {
         }
         NodeStat => "pathstore_node_stat" {
             version: u64, child_version: u64, ctime_ns: u64, mtime_ns: u64, num_children: u64,
-            value_len: u32, flags: u32, uid: u32, mode: u32, reserved: [u64; 1],
+            value_len: u32, flags: u32, uid: u32, mode: u32, session: u64,
         }
         StatArgs => "pathstore_stat" {
             path: u64, path_len: u32, flags: u32, stat: abi::NodeStat,
@@ -196,6 +196,11 @@ fn const_table() -> Vec<Const> {
         "PATHSTORE_IOC_CHECK" => IOC_CHECK,
         "PATHSTORE_SET_CREATE" => SET_CREATE,
         "PATHSTORE_SET_MODE" => SET_MODE,
+        "PATHSTORE_SET_IF_VERSION" => SET_IF_VERSION,
+        "PATHSTORE_SET_EPHEMERAL" => SET_EPHEMERAL,
+        "PATHSTORE_SET_SEQUENTIAL" => SET_SEQUENTIAL,
+        "PATHSTORE_DELETE_IF_VERSION" => DELETE_IF_VERSION,
+        "PATHSTORE_SEQUENTIAL_DIGITS" => SEQUENTIAL_DIGITS,
         "PATHSTORE_MODE_OTHERS_READ" => MODE_OTHERS_READ,
         "PATHSTORE_MODE_OTHERS_WRITE" => MODE_OTHERS_WRITE,
         "PATHSTORE_MODE_ALL" => MODE_ALL,

@@ -1,40 +1,112 @@
 //! What each subcommand does.
 
+use std::ffi::OsStr;
 use std::fs;
 use std::io::{self, BufWriter, Read, Write};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::Path;
 
 use pathstore::dump::{self, Dump, DumpWriter, Entry, RestoreMode};
-use pathstore::{abi, Pathstore};
+use pathstore::{abi, sequential_path, Conditional, Pathstore};
 use serde::ser::{Serialize, Serializer};
 use serde_json::{json, Value};
 
 use crate::{tree, CliError, Command, Mode};
 
+/// How the program exits after a command that succeeded.
+pub enum Exit {
+    /// Status 0.
+    Success,
+    /// The exit status of the command `set --ephemeral` ran.
+    Code(u8),
+}
+
 /// Runs `command` against the device at `device`.
-pub fn run(device: &Path, command: Command) -> Result<(), CliError> {
-    let open = || Pathstore::open_path(device);
+pub fn run(device: &Path, command: Command) -> Result<Exit, CliError> {
     match command {
         Command::Set {
             create,
             mode,
+            if_version,
+            ephemeral,
+            sequential,
             stdin,
             path,
             value,
+            command,
         } => {
             let value = match value {
                 Some(value) if !stdin && value != "-" => value.into_vec(),
                 _ => read_input(Path::new("-"))?,
             };
-            let store = open()?;
-            let flags = if create { abi::SET_CREATE } else { 0 };
-            match mode {
-                Some(mode) => store.set_mode(path.as_bytes(), value, flags, mode.bits())?,
-                None => store.set_with_flags(path.as_bytes(), value, flags)?,
+            let flag = |on: bool, flag: u32| if on { flag } else { 0 };
+            let args = abi::SetArgs {
+                flags: flag(create, abi::SET_CREATE)
+                    | flag(mode.is_some(), abi::SET_MODE)
+                    | flag(if_version.is_some(), abi::SET_IF_VERSION)
+                    | flag(ephemeral, abi::SET_EPHEMERAL)
+                    | flag(sequential, abi::SET_SEQUENTIAL),
+                mode: mode.map_or(0, Mode::bits),
+                expected_version: if_version.unwrap_or(0),
+                ..Default::default()
             };
-            Ok(())
+            let store = Pathstore::open_path(device)?;
+            let done = store
+                .set_with(path.as_bytes(), &value, args)
+                .map_err(|e| stale(e, "set", &path, if_version))?;
+            if sequential {
+                let created = sequential_path(path.as_bytes(), done.sequence);
+                write_stdout(|out| {
+                    out.write_all(&created)?;
+                    out.write_all(b"\n")?;
+                    out.flush()
+                })?;
+            }
+            if !ephemeral {
+                return Ok(Exit::Success);
+            }
+            // The node lives as long as `store`'s file: hold it.
+            if let Some((program, args)) = command.split_first() {
+                let status = std::process::Command::new(program)
+                    .args(args)
+                    .status()
+                    .map_err(|source| CliError::Spawn {
+                        command: program.to_string_lossy().into_owned(),
+                        source,
+                    })?;
+                drop(store);
+                let code = status.code().map_or(128, |c| u8::try_from(c).unwrap_or(1));
+                return Ok(if code == 0 {
+                    Exit::Success
+                } else {
+                    Exit::Code(code)
+                });
+            }
+            loop {
+                std::thread::park();
+            }
         }
+        command => run_simple(device, command).map(|()| Exit::Success),
+    }
+}
+
+/// `ESTALE` from a conditional call, with the node's current version, as a [`CliError`].
+fn stale(err: pathstore::Error, op: &'static str, path: &OsStr, expected: Option<u64>) -> CliError {
+    match (err.current_version(), expected) {
+        (Some(current), Some(expected)) => CliError::Stale {
+            op,
+            path: path.to_string_lossy().into_owned(),
+            expected,
+            current,
+        },
+        _ => err.into(),
+    }
+}
+
+/// Runs a command that needs no more than one call to the store.
+fn run_simple(device: &Path, command: Command) -> Result<(), CliError> {
+    let open = || Pathstore::open_path(device);
+    match command {
         Command::Get { json, path } => {
             let (value, version) = open()?.get_with_version(path.as_bytes())?;
             if json {
@@ -47,12 +119,28 @@ pub fn run(device: &Path, command: Command) -> Result<(), CliError> {
                 write_stdout(|out| out.write_all(&value))
             }
         }
-        Command::Rm { recursive, path } => {
+        Command::Rm {
+            recursive,
+            if_version,
+            path,
+        } => {
             let store = open()?;
-            if recursive {
-                store.delete_recursive(path.as_bytes())?;
-            } else {
-                store.delete(path.as_bytes())?;
+            match if_version {
+                Some(expected) => {
+                    match store.delete_if_version(path.as_bytes(), expected, recursive)? {
+                        Conditional::Done(()) => {}
+                        Conditional::Stale(current) => {
+                            return Err(CliError::Stale {
+                                op: "rm",
+                                path: path.to_string_lossy().into_owned(),
+                                expected,
+                                current,
+                            })
+                        }
+                    }
+                }
+                None if recursive => store.delete_recursive(path.as_bytes())?,
+                None => store.delete(path.as_bytes())?,
             }
             Ok(())
         }
@@ -92,6 +180,7 @@ pub fn run(device: &Path, command: Command) -> Result<(), CliError> {
                 ("has_value", json!(stat.flags & abi::STAT_HAS_VALUE != 0)),
                 ("uid", json!(stat.uid)),
                 ("mode", json!(Mode::describe(stat.mode))),
+                ("session", json!(stat.session)),
             ];
             print_fields(&fields, json)
         }
@@ -137,6 +226,7 @@ pub fn run(device: &Path, command: Command) -> Result<(), CliError> {
             dump::restore(&open()?, &dump.entries, mode)?;
             Ok(())
         }
+        Command::Set { .. } => unreachable!("set is run by `run`"),
         Command::Check { json } => {
             let report = open()?.check()?;
             let fields = vec![

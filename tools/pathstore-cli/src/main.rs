@@ -86,6 +86,18 @@ enum Command {
         /// `private`, `read` (the default for new nodes) or `read-write`.
         #[arg(long, value_enum)]
         mode: Option<Mode>,
+        /// Compare-and-set: replace the value only if the node's version is N (else fail with
+        /// ESTALE, printing the current version).
+        #[arg(long, value_name = "N", conflicts_with_all = ["create", "ephemeral", "sequential"])]
+        if_version: Option<u64>,
+        /// Create an ephemeral node, which lives as long as this command: until COMMAND (after
+        /// `--`) exits, or without COMMAND until this command is killed.
+        #[arg(long)]
+        ephemeral: bool,
+        /// Create a sequential node: PATH's last component followed by ten digits of a counter
+        /// of its parent; prints the path created.
+        #[arg(long)]
+        sequential: bool,
         /// Read the value from standard input (binary-safe); same as VALUE `-`.
         #[arg(long, conflicts_with = "value")]
         stdin: bool,
@@ -94,6 +106,9 @@ enum Command {
         /// The value; `-` reads it from standard input.
         #[arg(required_unless_present = "stdin")]
         value: Option<OsString>,
+        /// With --ephemeral: the command to run while the node exists; its exit status is ours.
+        #[arg(last = true, requires = "ephemeral", value_name = "COMMAND")]
+        command: Vec<OsString>,
     },
     /// Print the value of a node (raw bytes, nothing added).
     Get {
@@ -108,6 +123,10 @@ enum Command {
         /// Delete the node and everything below it.
         #[arg(short, long)]
         recursive: bool,
+        /// Delete only if the node's version is N (else fail with ESTALE, printing the current
+        /// version).
+        #[arg(long, value_name = "N")]
+        if_version: Option<u64>,
         /// The node's path.
         path: OsString,
     },
@@ -216,6 +235,15 @@ enum CliError {
         source: io::Error,
     },
     /// A dump could not be parsed.
+    #[error("{op} {path}: the node's version is {current}, not {expected} (ESTALE)")]
+    Stale {
+        op: &'static str,
+        path: String,
+        expected: u64,
+        current: u64,
+    },
+    #[error("run {command}: {}", IoDisplay(.source))]
+    Spawn { command: String, source: io::Error },
     #[error("{what}: {source}")]
     Json {
         /// Where the dump came from.
@@ -250,7 +278,8 @@ impl fmt::Display for IoDisplay<'_> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match commands::run(&cli.device, cli.command) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(commands::Exit::Success) => ExitCode::SUCCESS,
+        Ok(commands::Exit::Code(code)) => ExitCode::from(code),
         // A reader that went away (`pathstore dump | head`) is not worth a message; exit as a
         // program killed by SIGPIPE would.
         Err(CliError::Io { source, .. }) if source.kind() == io::ErrorKind::BrokenPipe => {

@@ -232,8 +232,21 @@ impl Pathstore {
         flags: u32,
         mode: u32,
     ) -> Result<u64> {
-        let (path, value) = (path.as_ref(), value.as_ref());
-        let op = if flags & abi::SET_CREATE != 0 {
+        let args = abi::SetArgs {
+            flags,
+            mode,
+            ..Default::default()
+        };
+        self.set_with(path.as_ref(), value.as_ref(), args)
+            .map(|a| a.version)
+    }
+
+    /// [`IOC_SET`](abi::IOC_SET) with any flags, mode and expected version in `args` (its path
+    /// and value are filled in from `path` and `value`); returns the arguments as the module
+    /// left them (`version`, and `sequence` for a sequential node). `ESTALE` carries the
+    /// current version ([`Error::current_version`]).
+    pub fn set_with(&self, path: &[u8], value: &[u8], args: abi::SetArgs) -> Result<abi::SetArgs> {
+        let op = if args.flags & (abi::SET_CREATE | abi::SET_EPHEMERAL | abi::SET_SEQUENTIAL) != 0 {
             Op::Create
         } else {
             Op::Set
@@ -244,14 +257,62 @@ impl Pathstore {
             path_len: len32(path.len(), Errno::NAMETOOLONG).map_err(fail)?,
             value: addr(value),
             value_len: len32(value.len(), Errno::TOOBIG).map_err(fail)?,
-            flags,
-            mode,
-            ..Default::default()
+            ..args
         };
         // SAFETY: `SetArgs` is the argument of `IOC_SET`; `path` and `value` are readable for
         // the lengths given and outlive the call.
-        unsafe { self.call(abi::IOC_SET, &mut args) }.map_err(fail)?;
-        Ok(args.version)
+        match unsafe { self.call(abi::IOC_SET, &mut args) } {
+            Ok(()) => Ok(args),
+            // The module reports the node's current version.
+            Err(Errno::STALE) => Err(Error::stale(op, path, args.version)),
+            Err(errno) => Err(fail(errno)),
+        }
+    }
+
+    /// Compare-and-set: replaces the value of `path` only if its version is `expected`.
+    /// Returns [`Conditional::Stale`] with the current version when it is not, and fails with
+    /// `ENOENT` when the node does not exist.
+    pub fn set_if_version(
+        &self,
+        path: impl AsRef<[u8]>,
+        value: impl AsRef<[u8]>,
+        expected: u64,
+    ) -> Result<Conditional<u64>> {
+        let args = abi::SetArgs {
+            flags: abi::SET_IF_VERSION,
+            expected_version: expected,
+            ..Default::default()
+        };
+        conditional(
+            self.set_with(path.as_ref(), value.as_ref(), args)
+                .map(|a| a.version),
+        )
+    }
+
+    /// Creates `path` as an ephemeral node of this open file (`EEXIST` if it exists): it is
+    /// removed when this [`Pathstore`] is dropped (its file released), or its process dies.
+    /// Returns its version.
+    pub fn create_ephemeral(&self, path: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> Result<u64> {
+        self.set_with_flags(path, value, abi::SET_EPHEMERAL)
+    }
+
+    /// Creates a sequential node: `prefix` followed by the next number of its parent's counter
+    /// in ten digits (`/queue/item-` gives `/queue/item-0000000000`, then `...01`). With
+    /// `ephemeral`, the node is also ephemeral. Returns the new node's path and version.
+    pub fn create_sequential(
+        &self,
+        prefix: impl AsRef<[u8]>,
+        value: impl AsRef<[u8]>,
+        ephemeral: bool,
+    ) -> Result<(Vec<u8>, u64)> {
+        let prefix = prefix.as_ref();
+        let flags = abi::SET_SEQUENTIAL | if ephemeral { abi::SET_EPHEMERAL } else { 0 };
+        let args = abi::SetArgs {
+            flags,
+            ..Default::default()
+        };
+        let args = self.set_with(prefix, value.as_ref(), args)?;
+        Ok((sequential_path(prefix, args.sequence), args.version))
     }
 
     /// The value of `path`. Fails with `ENOENT` for no such node and `ENODATA` for a node
@@ -309,6 +370,7 @@ impl Pathstore {
                 path: Some(path.to_vec()),
                 errno,
                 needed: (errno == Errno::RANGE).then_some(args.value_len as usize),
+                current: None,
             }),
         }
     }
@@ -326,17 +388,44 @@ impl Pathstore {
 
     /// [`IOC_DELETE`](abi::IOC_DELETE) with any `DELETE_*` flags (unknown ones give `EINVAL`).
     pub fn delete_with_flags(&self, path: impl AsRef<[u8]>, flags: u32) -> Result<()> {
-        let path = path.as_ref();
+        let args = abi::DeleteArgs {
+            flags,
+            ..Default::default()
+        };
+        self.delete_args(path.as_ref(), args)
+    }
+
+    /// Conditional delete: deletes `path` (with `recursive`, its subtree) only if its version
+    /// is `expected`; returns [`Conditional::Stale`] with the current version when it is not.
+    pub fn delete_if_version(
+        &self,
+        path: impl AsRef<[u8]>,
+        expected: u64,
+        recursive: bool,
+    ) -> Result<Conditional<()>> {
+        let flags = abi::DELETE_IF_VERSION | if recursive { abi::DELETE_RECURSIVE } else { 0 };
+        let args = abi::DeleteArgs {
+            flags,
+            expected_version: expected,
+            ..Default::default()
+        };
+        conditional(self.delete_args(path.as_ref(), args))
+    }
+
+    fn delete_args(&self, path: &[u8], args: abi::DeleteArgs) -> Result<()> {
         let fail = |errno| Error::os(Op::Delete, Some(path), errno);
         let mut args = abi::DeleteArgs {
             path: addr(path),
             path_len: len32(path.len(), Errno::NAMETOOLONG).map_err(fail)?,
-            flags,
-            ..Default::default()
+            ..args
         };
         // SAFETY: `DeleteArgs` is the argument of `IOC_DELETE`; `path` is readable for its
         // length and outlives the call.
-        unsafe { self.call(abi::IOC_DELETE, &mut args) }.map_err(fail)
+        match unsafe { self.call(abi::IOC_DELETE, &mut args) } {
+            Ok(()) => Ok(()),
+            Err(Errno::STALE) => Err(Error::stale(Op::Delete, path, args.version)),
+            Err(errno) => Err(fail(errno)),
+        }
     }
 
     /// The names of all children of `path`, in byte order.
@@ -406,6 +495,7 @@ impl Pathstore {
                 path: Some(path.to_vec()),
                 errno,
                 needed: (errno == Errno::RANGE).then_some(args.buf_used as usize),
+                current: None,
             }),
         }
     }
@@ -513,4 +603,36 @@ mod tests {
         };
         assert_eq!(empty.names().count(), 0);
     }
+}
+
+/// The outcome of a conditional call ([`Pathstore::set_if_version`],
+/// [`Pathstore::delete_if_version`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Conditional<T> {
+    /// The call was done; its result.
+    Done(T),
+    /// The node has another version (the one given); nothing was changed.
+    Stale(u64),
+}
+
+/// Turns an `ESTALE` failure into [`Conditional::Stale`].
+fn conditional<T>(result: Result<T>) -> Result<Conditional<T>> {
+    match result {
+        Ok(done) => Ok(Conditional::Done(done)),
+        Err(e) => match e.current_version() {
+            Some(version) => Ok(Conditional::Stale(version)),
+            None => Err(e),
+        },
+    }
+}
+
+/// The path of the node [`abi::SET_SEQUENTIAL`] created from `prefix` and `number`.
+pub fn sequential_path(prefix: &[u8], number: u64) -> Vec<u8> {
+    let digits = abi::SEQUENTIAL_DIGITS as usize;
+    let mut path = prefix.to_vec();
+    if path.len() > 1 && path.ends_with(b"/") {
+        path.pop();
+    }
+    path.extend_from_slice(format!("{number:0digits$}").as_bytes());
+    path
 }

@@ -86,6 +86,8 @@ pub enum Error {
         errno: Errno,
         /// For `ERANGE` from a get or list: the buffer size the call needs.
         needed: Option<usize>,
+        /// For `ESTALE` from a conditional set or delete: the node's current version.
+        current: Option<u64>,
     },
     /// The module speaks another ABI version than this library ([`Error::errno`] is `EPROTO`).
     #[error(
@@ -108,6 +110,26 @@ impl Error {
             path: path.map(<[u8]>::to_vec),
             errno,
             needed: None,
+            current: None,
+        }
+    }
+
+    /// `ESTALE` from a conditional call on `path`, whose node has version `current`.
+    pub(crate) fn stale(op: Op, path: &[u8], current: u64) -> Self {
+        Error::Os {
+            op,
+            path: Some(path.to_vec()),
+            errno: Errno::STALE,
+            needed: None,
+            current: Some(current),
+        }
+    }
+
+    /// For `ESTALE` from a conditional set or delete: the version the node has.
+    pub fn current_version(&self) -> Option<u64> {
+        match self {
+            Error::Os { current, .. } => *current,
+            Error::AbiMismatch { .. } => None,
         }
     }
 
@@ -214,6 +236,7 @@ pub fn errno_name(errno: Errno) -> Option<&'static str> {
         (Errno::OPNOTSUPP, "EOPNOTSUPP"),
         (Errno::DQUOT, "EDQUOT"),
         (Errno::UCLEAN, "EUCLEAN"),
+        (Errno::STALE, "ESTALE"),
     ];
     NAMES
         .iter()

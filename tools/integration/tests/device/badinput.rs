@@ -745,9 +745,8 @@ cases! {
     nr_delete_magic_zero: NOTTY => |fx| misnumbered(fx, abi::IOC_DELETE & !0xff00),
     /// SET's number as `_IOW` (it is `_IOWR`).
     nr_set_as_iow: NOTTY => |fx| misnumbered(fx, with_dir(abi::IOC_SET, IOC_WRITE)),
-    /// DELETE's number as `_IOWR` (it is `_IOW`).
-    nr_delete_as_iowr: NOTTY =>
-        |fx| misnumbered(fx, with_dir(abi::IOC_DELETE, IOC_READ | IOC_WRITE)),
+    /// DELETE's number as `_IOW` (it is `_IOWR` since ABI 2).
+    nr_delete_as_iow: NOTTY => |fx| misnumbered(fx, with_dir(abi::IOC_DELETE, IOC_WRITE)),
     /// STAT's number as `_IO` (no direction).
     nr_stat_as_io: NOTTY => |fx| misnumbered(fx, with_dir(abi::IOC_STAT, IOC_NONE)),
     /// VERSION's number as `_IOW`.
@@ -773,7 +772,7 @@ cases! {
 
 cases! {
     /// SET with the first unknown flag (bit 1), creating a new node.
-    field_set_flag_bit1: INVAL => |fx| set_flags(fx, fx.leaf.as_bytes(), b"v", 1 << 1),
+    field_set_flag_bit5: INVAL => |fx| set_flags(fx, fx.leaf.as_bytes(), b"v", 1 << 5),
     /// SET with bit 31 next to `SET_CREATE`.
     field_set_flag_bit31_with_create: INVAL =>
         |fx| set_flags(fx, fx.new.as_bytes(), b"v", abi::SET_CREATE | (1 << 31)),
@@ -803,14 +802,46 @@ cases! {
         };
         ioctl(fx.store, abi::IOC_SET, &mut a)
     },
-    /// SET with `reserved[0]` 1.
-    field_set_reserved0: INVAL => |fx| {
-        let mut a = SetArgs { reserved: [1, 0], ..set_args(fx.leaf.as_bytes(), b"v") };
+    /// SET with an `expected_version` but without `SET_IF_VERSION`.
+    field_set_expected_version_without_flag: INVAL => |fx| {
+        let mut a = SetArgs { expected_version: 1, ..set_args(fx.leaf.as_bytes(), b"v") };
         ioctl(fx.store, abi::IOC_SET, &mut a)
     },
-    /// SET with the top bit of `reserved[1]`.
-    field_set_reserved1_top_bit: INVAL => |fx| {
-        let mut a = SetArgs { reserved: [0, 1 << 63], ..set_args(fx.k.as_bytes(), b"v") };
+    /// SET with `SET_IF_VERSION` and `SET_CREATE`, which contradict each other.
+    field_set_if_version_with_create: INVAL =>
+        |fx| set_flags(fx, fx.k.as_bytes(), b"v", abi::SET_IF_VERSION | abi::SET_CREATE),
+    /// SET with `SET_IF_VERSION` and `SET_EPHEMERAL`.
+    field_set_if_version_with_ephemeral: INVAL =>
+        |fx| set_flags(fx, fx.new.as_bytes(), b"v", abi::SET_IF_VERSION | abi::SET_EPHEMERAL),
+    /// SET with `SET_IF_VERSION` and `SET_SEQUENTIAL`.
+    field_set_if_version_with_sequential: INVAL =>
+        |fx| set_flags(fx, fx.new.as_bytes(), b"v", abi::SET_IF_VERSION | abi::SET_SEQUENTIAL),
+    /// A sequential SET of the root, which has no name to number.
+    field_set_sequential_root: INVAL => |fx| set_flags(fx, b"/", b"v", abi::SET_SEQUENTIAL),
+    /// A sequential SET whose numbered name would pass 255 bytes.
+    field_set_sequential_name_too_long: NAMETOOLONG => |fx| {
+        let path = format!("{}/{}", fx.base(), "s".repeat(250));
+        set_flags(fx, path.as_bytes(), b"v", abi::SET_SEQUENTIAL)
+    },
+    /// An ephemeral SET of a node that exists.
+    field_set_ephemeral_existing: EXIST =>
+        |fx| set_flags(fx, fx.k.as_bytes(), b"v", abi::SET_EPHEMERAL),
+    /// A compare-and-set of a node that does not exist.
+    field_set_if_version_missing: NOENT => |fx| {
+        let mut a = SetArgs {
+            flags: abi::SET_IF_VERSION,
+            expected_version: 1,
+            ..set_args(fx.new.as_bytes(), b"v")
+        };
+        ioctl(fx.store, abi::IOC_SET, &mut a)
+    },
+    /// A compare-and-set with a version the node does not have.
+    field_set_if_version_stale: STALE => |fx| {
+        let mut a = SetArgs {
+            flags: abi::SET_IF_VERSION,
+            expected_version: u64::MAX,
+            ..set_args(fx.k.as_bytes(), b"v")
+        };
         ioctl(fx.store, abi::IOC_SET, &mut a)
     },
     /// GET with `flags` 1 (none defined).
@@ -829,10 +860,18 @@ cases! {
     field_delete_flag_bit31_with_recursive: INVAL =>
         |fx| delete(fx, fx.base().as_bytes(), abi::DELETE_RECURSIVE | (1 << 31)),
     /// DELETE with the first unknown flag, of a leaf.
-    field_delete_flag_bit1: INVAL => |fx| delete(fx, fx.k.as_bytes(), 1 << 1),
-    /// DELETE with `reserved[0]` set.
-    field_delete_reserved0: INVAL => |fx| {
-        let mut a = DeleteArgs { reserved: [1, 0], ..delete_args(fx.k.as_bytes(), 0) };
+    field_delete_flag_bit2: INVAL => |fx| delete(fx, fx.k.as_bytes(), 1 << 2),
+    /// DELETE with an `expected_version` but without `DELETE_IF_VERSION`.
+    field_delete_expected_version_without_flag: INVAL => |fx| {
+        let mut a = DeleteArgs { expected_version: 1, ..delete_args(fx.k.as_bytes(), 0) };
+        ioctl(fx.store, abi::IOC_DELETE, &mut a)
+    },
+    /// A conditional recursive DELETE of the fixture's root with a version it does not have.
+    field_delete_if_version_stale: STALE => |fx| {
+        let mut a = DeleteArgs {
+            expected_version: u64::MAX,
+            ..delete_args(fx.base().as_bytes(), abi::DELETE_IF_VERSION | abi::DELETE_RECURSIVE)
+        };
         ioctl(fx.store, abi::IOC_DELETE, &mut a)
     },
     /// LIST with `flags` bit 31.
@@ -865,7 +904,7 @@ cases! {
 cases! {
     /// A non-zero `reserved` wins over a NULL path (the structure is checked first).
     order_reserved_before_path_pointer: INVAL => |fx| {
-        let mut a = SetArgs { path: 0, path_len: 8, reserved: [1, 0], ..set_args(b"", b"v") };
+        let mut a = SetArgs { path: 0, path_len: 8, expected_version: 1, ..set_args(b"", b"v") };
         ioctl(fx.store, abi::IOC_SET, &mut a)
     },
     /// An unknown flag wins over a path that is too long.

@@ -434,7 +434,7 @@ pub(crate) fn hammer(
                         "{ctx}: too many children"
                     );
                     assert!(st.mtime_ns >= st.ctime_ns, "{ctx}: mtime >= ctime");
-                    assert_eq!(st.reserved, [0; 1], "{ctx}: reserved");
+                    assert_eq!(st.session, 0, "{ctx}: session");
                     let seq = ok("store_stats", store.store_stats()).sequence;
                     assert!(
                         st.version <= seq && st.child_version <= seq,

@@ -370,11 +370,11 @@ fn unknown_flags_are_einval() {
     ok("set", store.set(s.path("p/c"), "v"));
     let watch = [s.path("p"), s.path("p/c"), s.path("new")];
     let set_flags = [
-        1u32 << 1,
-        1 << 2,
+        1u32 << 5,
+        1 << 6,
         1 << 31,
         u32::MAX,
-        abi::SET_CREATE | (1 << 1),
+        abi::SET_CREATE | (1 << 5),
         !abi::SET_FLAGS_ALL,
     ];
     for flags in set_flags {
@@ -389,10 +389,10 @@ fn unknown_flags_are_einval() {
         }
     }
     let delete_flags = [
-        1u32 << 1,
+        1u32 << 2,
         1 << 31,
         u32::MAX,
-        abi::DELETE_RECURSIVE | (1 << 1),
+        abi::DELETE_RECURSIVE | (1 << 2),
         !abi::DELETE_FLAGS_ALL,
     ];
     for flags in delete_flags {

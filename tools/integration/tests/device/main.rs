@@ -22,6 +22,7 @@ mod badinput;
 mod big;
 mod binary;
 mod concurrency;
+mod coord;
 mod errors;
 mod heavy;
 mod limits;
@@ -39,7 +40,7 @@ fn version_handshake() {
         "the module should speak this library's ABI version"
     );
     assert_eq!(
-        version.reserved, [0; 3],
+        version.reserved, [0; 2],
         "VersionArgs.reserved should be zero"
     );
     assert_ne!(
@@ -55,9 +56,12 @@ fn worker_process() {
     let Ok(spec) = std::env::var(WORKER_ENV) else {
         return;
     };
-    match spec.strip_prefix("access ") {
-        Some(steps) => access::run_worker(steps),
-        None => concurrency::run_worker(&spec),
+    if let Some(steps) = spec.strip_prefix("access ") {
+        access::run_worker(steps);
+    } else if let Some(spec) = spec.strip_prefix("coord ") {
+        coord::run_worker(spec);
+    } else {
+        concurrency::run_worker(&spec);
     }
     println!("WORKER-DONE");
 }

@@ -63,7 +63,7 @@ fn set_then_get_returns_value_and_version() {
         st.child_version, 0,
         "a node that never had children has child_version 0"
     );
-    assert_eq!(st.reserved, [0; 1], "NodeStat.reserved should be zero");
+    assert_eq!(st.session, 0, "a persistent node has no session");
     assert!(
         ok("exists", store.exists(&p)),
         "exists should say the node exists"
@@ -653,7 +653,7 @@ fn stat_reports_node_metadata() {
     assert_eq!(st.value_len, 300);
     assert_eq!(st.flags, HAS_VALUE);
     assert_eq!(st.version, v);
-    assert_eq!(st.reserved, [0; 1]);
+    assert_eq!(st.session, 0);
     let c = stat(&store, s.path("n/c"));
     assert_eq!((c.num_children, c.value_len, c.flags), (1, 0, 0));
     ok("set empty", store.set(s.path("n/c"), ""));

@@ -218,9 +218,15 @@ fn nonzero_reserved_or_pad_fields_are_einval() {
     let base_set = |path: &str| set_args(path.as_bytes(), b"value");
     let set_variants: [Variant<SetArgs>; 4] = [
         ("mode = 1 without SET_MODE", |a| a.mode = 1),
-        ("reserved[0] = 1", |a| a.reserved[0] = 1),
-        ("reserved[1] = 1 << 63", |a| a.reserved[1] = 1 << 63),
-        ("reserved = all ones", |a| a.reserved = [u64::MAX; 2]),
+        ("expected_version = 1 without SET_IF_VERSION", |a| {
+            a.expected_version = 1
+        }),
+        ("SET_IF_VERSION with SET_CREATE", |a| {
+            a.flags = abi::SET_IF_VERSION | abi::SET_CREATE
+        }),
+        ("SET_IF_VERSION with SET_EPHEMERAL", |a| {
+            a.flags = abi::SET_IF_VERSION | abi::SET_EPHEMERAL
+        }),
     ];
     for path in [&new, &old] {
         for (what, change) in set_variants {
@@ -261,8 +267,10 @@ fn nonzero_reserved_or_pad_fields_are_einval() {
     }
 
     let delete_variants: [Variant<DeleteArgs>; 2] = [
-        ("reserved[0] = 1", |a| a.reserved[0] = 1),
-        ("reserved[1] = 1", |a| a.reserved[1] = 1),
+        ("expected_version = 1 without DELETE_IF_VERSION", |a| {
+            a.expected_version = 1
+        }),
+        ("unknown flag 1 << 2", |a| a.flags |= 1 << 2),
     ];
     for (what, change) in delete_variants {
         let mut a = delete_args(old.as_bytes(), abi::DELETE_RECURSIVE);
@@ -794,14 +802,16 @@ fn version_store_stats_and_stat_fill_every_field() {
     let mut v = VersionArgs {
         abi_version: u32::MAX,
         module_version: u32::MAX,
-        reserved: [u64::MAX; 3],
+        session: 0,
+        reserved: [u64::MAX; 2],
     };
     // SAFETY: `VersionArgs` holds no addresses.
     expect_ok("VERSION", unsafe {
         ioctl(&store, abi::IOC_VERSION, &mut v)
     });
     assert_eq!(v.abi_version, abi::ABI_VERSION);
-    assert_eq!(v.reserved, [0; 3], "VERSION zeroes reserved");
+    assert_eq!(v.reserved, [0; 2], "VERSION zeroes reserved");
+    assert_ne!(v.session, 0, "VERSION reports the file's session");
     assert_eq!(v, ok("version", store.version()));
 
     let mut st = StoreStats {
@@ -838,13 +848,16 @@ fn version_store_stats_and_stat_fill_every_field() {
             flags: u32::MAX,
             uid: u32::MAX,
             mode: u32::MAX,
-            reserved: [u64::MAX; 1],
+            session: u64::MAX,
         },
         ..stat_args(k.as_bytes())
     };
     // SAFETY: the path is live.
     expect_ok("STAT", unsafe { ioctl(&store, abi::IOC_STAT, &mut a) });
-    assert_eq!(a.stat.reserved, [0; 1], "STAT zeroes NodeStat.reserved");
+    assert_eq!(
+        a.stat.session, 0,
+        "STAT reports a persistent node's session as 0"
+    );
     assert_eq!(a.stat, stat(&store, &k));
 }
 
