@@ -4,15 +4,17 @@
 //! This is the only test target of the crate (the harness runs one binary), in three passes
 //! (see `scripts/guest-tests.sh`):
 //!
-//! 1. default module parameters: everything but `limits::` and `heavy::`. These tests share the
+//! 1. default module parameters: everything but `limits::`, `heavy::` and `stress::`. These tests share the
 //!    store; each works in its own subtree `/it/<test>` and removes it, and checks the store's
 //!    counters by differences, except the few that reset the whole store on purpose.
 //! 2. `limits::`, with the module loaded with `max_value_len=64 max_path_len=128 max_depth=8
 //!    max_nodes=64 max_bytes=2048`.
-//! 3. `heavy::`, right before the module is unloaded and kmemleak is checked.
+//! 3. `heavy::` and `stress::` (a concurrency stress for a fixed time,
+//!    `PATHSTORE_STRESS_SECONDS`, default 60), right before the module is unloaded and kmemleak
+//!    is checked.
 //!
-//! No other test name contains `limits::` or `heavy::`. The randomised tests print their seed;
-//! `PATHSTORE_SEED` replays one.
+//! No other test name contains `limits::`, `heavy::` or `stress::`. The randomised tests print
+//! their seed; `PATHSTORE_SEED` replays one.
 
 use integration::{open, WORKER_ENV};
 use pathstore::abi;
@@ -26,6 +28,7 @@ mod limits;
 mod ops;
 mod paths;
 mod raw;
+mod stress;
 
 #[test]
 fn version_handshake() {
@@ -53,6 +56,9 @@ fn worker_process() {
     let Ok(spec) = std::env::var(WORKER_ENV) else {
         return;
     };
-    concurrency::run_worker(&spec);
+    match spec.split_whitespace().next() {
+        Some("churn" | "exit") => stress::run_worker(&spec),
+        _ => concurrency::run_worker(&spec),
+    }
     println!("WORKER-DONE");
 }
