@@ -22,7 +22,7 @@ kmemleak=/sys/kernel/debug/kmemleak
 [ -w $kmemleak ] && echo clear >$kmemleak
 
 echo "== integration tests (Rust client library, default limits)"
-"$INTEGRATION" --color never --test-threads=1 --skip limits:: --skip heavy:: --skip access:: || failed=1
+"$INTEGRATION" --color never --test-threads=1 --skip limits:: --skip heavy:: --skip access:: --skip stress:: || failed=1
 
 echo "== C program against include/uapi/linux/pathstore.h"
 "$C_TEST" || failed=1
@@ -64,9 +64,9 @@ else
 	notok "insmod with dev_mode=0666 and small per-user quotas"
 fi
 
-echo "== heavy use, then unload with kmemleak clean"
+echo "== heavy use and the concurrency stress (PATHSTORE_STRESS_SECONDS, default 60), then unload with kmemleak clean"
 insmod $ko
-"$INTEGRATION" --color never --test-threads=1 heavy:: || failed=1
+"$INTEGRATION" --color never --test-threads=1 heavy:: stress:: || failed=1
 check "rmmod after heavy use" rmmod pathstore
 if [ -w $kmemleak ]; then
 	# Objects younger than a few seconds are not reported; scan twice, as kmemleak advises.

@@ -107,24 +107,84 @@ pub(crate) struct ModelRun {
 /// checking each result against a model, one more random path after every operation, and the
 /// whole subtree every 200 operations and at the end.
 pub(crate) fn model_run(store: &Pathstore, base: &str, seed: u64, ops: usize) -> ModelRun {
-    let mut rng = Rng::new(seed);
-    let base_b = base.as_bytes();
-    let mut mutations = 0;
-    match store.delete_recursive(base) {
-        Ok(()) => mutations += 1,
-        Err(e) if e.errno() == Errno::NOENT => {}
-        Err(e) => panic!("seed {seed:#x}: clearing {base}: {e}"),
+    let mut runner = ModelRunner::start(store, base, seed);
+    for _ in 0..ops {
+        runner.step(store);
     }
-    let v0 = ok(
-        format_args!("seed {seed:#x}: creating {base}"),
-        store.set(base, ""),
-    );
-    mutations += 1;
-    let mut model = Model::new(base_b, Some(Vec::new()), v0);
-    let mut last_version = v0;
-    let mut buf = [0u8; 64];
-    for i in 0..ops {
-        let p = random_path(&mut rng, base_b, MODEL_NAMES, 3);
+    runner.finish(store)
+}
+
+/// [`model_run`] one operation at a time, so that a caller can interleave it with other work
+/// or run it for a fixed time.
+pub(crate) struct ModelRunner {
+    rng: Rng,
+    seed: u64,
+    base: Vec<u8>,
+    model: Model,
+    mutations: u64,
+    last_version: u64,
+    ops: usize,
+    buf: [u8; 64],
+}
+
+impl ModelRunner {
+    /// Clears the subtree `base` (which nothing else may change until [`ModelRunner::finish`])
+    /// and creates it afresh with an empty value.
+    pub(crate) fn start(store: &Pathstore, base: &str, seed: u64) -> Self {
+        let mut mutations = 0;
+        match store.delete_recursive(base) {
+            Ok(()) => mutations += 1,
+            Err(e) if e.errno() == Errno::NOENT => {}
+            Err(e) => panic!("seed {seed:#x}: clearing {base}: {e}"),
+        }
+        let v0 = ok(
+            format_args!("seed {seed:#x}: creating {base}"),
+            store.set(base, ""),
+        );
+        mutations += 1;
+        ModelRunner {
+            rng: Rng::new(seed),
+            seed,
+            base: base.as_bytes().to_vec(),
+            model: Model::new(base.as_bytes(), Some(Vec::new()), v0),
+            mutations,
+            last_version: v0,
+            ops: 0,
+            buf: [0; 64],
+        }
+    }
+
+    /// Operations run so far.
+    pub(crate) fn ops(&self) -> usize {
+        self.ops
+    }
+
+    /// Checks the whole subtree against the model and returns the result.
+    pub(crate) fn finish(self, store: &Pathstore) -> ModelRun {
+        let seed = self.seed;
+        assert_subtree_matches(store, &self.model, &format!("seed {seed:#x} at the end"));
+        ModelRun {
+            model: self.model,
+            mutations: self.mutations,
+        }
+    }
+
+    /// Runs one random operation and checks its result against the model, then one more random
+    /// path, and every 200 operations the whole subtree.
+    pub(crate) fn step(&mut self, store: &Pathstore) {
+        let ModelRunner {
+            rng,
+            seed,
+            base,
+            model,
+            mutations,
+            last_version,
+            ops,
+            buf,
+        } = self;
+        let (seed, base_b, i) = (*seed, base.as_slice(), *ops);
+        *ops += 1;
+        let p = random_path(rng, base_b, MODEL_NAMES, 3);
         let t = path::trim(&p).to_vec();
         let roll = rng.below(100);
         let ctx = format!("seed {seed:#x} op {i} roll {roll} on {}", show(&p));
@@ -134,11 +194,11 @@ pub(crate) fn model_run(store: &Pathstore, base: &str, seed: u64, ops: usize) ->
                 let value = rng.bytes(len);
                 let v = ok(format_args!("{ctx}: set"), store.set(&p, &value));
                 assert!(
-                    v > last_version,
+                    v > *last_version,
                     "{ctx}: versions increase ({last_version} then {v})"
                 );
-                last_version = v;
-                mutations += 1;
+                *last_version = v;
+                *mutations += 1;
                 model.set(&t, value, v);
             }
             30..=37 => {
@@ -151,9 +211,9 @@ pub(crate) fn model_run(store: &Pathstore, base: &str, seed: u64, ops: usize) ->
                     );
                 } else {
                     let v = ok(format_args!("{ctx}: create"), store.create(&p, &value));
-                    assert!(v > last_version, "{ctx}: versions increase");
-                    last_version = v;
-                    mutations += 1;
+                    assert!(v > *last_version, "{ctx}: versions increase");
+                    *last_version = v;
+                    *mutations += 1;
                     model.set(&t, value, v);
                 }
             }
@@ -177,7 +237,7 @@ pub(crate) fn model_run(store: &Pathstore, base: &str, seed: u64, ops: usize) ->
             52..=61 => match model.delete(&t, false) {
                 Ok(()) => {
                     ok(format_args!("{ctx}: delete"), store.delete(&p));
-                    mutations += 1;
+                    *mutations += 1;
                 }
                 Err(errno) => expect_errno(format_args!("{ctx}: delete"), store.delete(&p), errno),
             },
@@ -187,7 +247,7 @@ pub(crate) fn model_run(store: &Pathstore, base: &str, seed: u64, ops: usize) ->
                         format_args!("{ctx}: delete_recursive"),
                         store.delete_recursive(&p),
                     );
-                    mutations += 1;
+                    *mutations += 1;
                 }
                 Err(errno) => expect_errno(
                     format_args!("{ctx}: delete_recursive"),
@@ -230,7 +290,7 @@ pub(crate) fn model_run(store: &Pathstore, base: &str, seed: u64, ops: usize) ->
                     },
                 }
             }
-            82..=91 => check_node(store, &model, &p, &ctx),
+            82..=91 => check_node(store, model, &p, &ctx),
             _ => {
                 let buf_len = rng.range(0, 40) as usize;
                 let result = store.get_into(&p, &mut buf[..buf_len]);
@@ -253,14 +313,12 @@ pub(crate) fn model_run(store: &Pathstore, base: &str, seed: u64, ops: usize) ->
             }
         }
         // After every operation, one more path, and now and then the whole subtree.
-        let other = random_path(&mut rng, base_b, MODEL_NAMES, 3);
-        check_node(store, &model, &other, &ctx);
+        let other = random_path(rng, base_b, MODEL_NAMES, 3);
+        check_node(store, model, &other, &ctx);
         if i % 200 == 199 {
-            assert_subtree_matches(store, &model, &ctx);
+            assert_subtree_matches(store, model, &ctx);
         }
     }
-    assert_subtree_matches(store, &model, &format!("seed {seed:#x} at the end"));
-    ModelRun { model, mutations }
 }
 
 /// Asserts that the subtree of `model` in the store is exactly the model.
@@ -313,17 +371,73 @@ pub(crate) fn hammer(
     ops: usize,
     until: Option<&AtomicBool>,
 ) -> Hammer {
-    let mut rng = Rng::new(seed);
-    let mut out = Hammer::default();
-    let mut last_version = 0;
-    let mut last_sequence = 0;
-    let mut buf = [0u8; 96];
-    let valid_name = |n: &[u8]| SHARED_NAMES.contains(&n);
+    let mut hammerer = Hammerer::new(base, writer, seed);
     for i in 0..ops * 50 {
         if i >= ops && until.is_none_or(|flag| flag.load(Ordering::Relaxed)) {
             break;
         }
-        let p = random_path(&mut rng, base.as_bytes(), SHARED_NAMES, 3);
+        hammerer.step(store);
+    }
+    hammerer.finish()
+}
+
+/// [`hammer`] one operation at a time, so that a caller can interleave it with other work or
+/// run it for a fixed time.
+pub(crate) struct Hammerer {
+    rng: Rng,
+    base: String,
+    writer: u32,
+    seed: u64,
+    out: Hammer,
+    last_version: u64,
+    last_sequence: u64,
+    ops: usize,
+    buf: [u8; 96],
+}
+
+impl Hammerer {
+    /// A hammerer of `base` (which must exist, and which nobody deletes) writing as `writer`.
+    pub(crate) fn new(base: &str, writer: u32, seed: u64) -> Self {
+        Hammerer {
+            rng: Rng::new(seed),
+            base: base.to_owned(),
+            writer,
+            seed,
+            out: Hammer::default(),
+            last_version: 0,
+            last_sequence: 0,
+            ops: 0,
+            buf: [0; 96],
+        }
+    }
+
+    /// Operations run so far.
+    pub(crate) fn ops(&self) -> usize {
+        self.ops
+    }
+
+    /// What the operations so far did.
+    pub(crate) fn finish(self) -> Hammer {
+        self.out
+    }
+
+    /// Runs one random operation and checks that its result is one the semantics allow.
+    pub(crate) fn step(&mut self, store: &Pathstore) {
+        let Hammerer {
+            rng,
+            base,
+            writer,
+            seed,
+            out,
+            last_version,
+            last_sequence,
+            ops,
+            buf,
+        } = self;
+        let (writer, seed, i) = (*writer, *seed, *ops);
+        *ops += 1;
+        let valid_name = |n: &[u8]| SHARED_NAMES.contains(&n);
+        let p = random_path(rng, base.as_bytes(), SHARED_NAMES, 3);
         let roll = rng.below(100);
         let ctx = format!(
             "writer {writer} seed {seed:#x} op {i} roll {roll} on {}",
@@ -341,10 +455,10 @@ pub(crate) fn hammer(
                 match result {
                     Ok(v) => {
                         assert!(
-                            v > last_version,
+                            v > *last_version,
                             "{ctx}: versions increase ({last_version} then {v})"
                         );
-                        last_version = v;
+                        *last_version = v;
                         out.mutations += 1;
                         out.versions.insert((writer, n), v);
                     }
@@ -442,8 +556,8 @@ pub(crate) fn hammer(
                         st.version,
                         st.child_version
                     );
-                    assert!(seq >= last_sequence, "{ctx}: the sequence never goes back");
-                    last_sequence = seq;
+                    assert!(seq >= *last_sequence, "{ctx}: the sequence never goes back");
+                    *last_sequence = seq;
                 }
                 Err(e) if e.errno() == Errno::NOENT => {}
                 Err(e) => panic!("{ctx}: stat: expected success or ENOENT, got {e}"),
@@ -468,7 +582,6 @@ pub(crate) fn hammer(
             }
         }
     }
-    out
 }
 
 /// Checks the shared subtree after the hammering: every listed child is stat-able and agrees
@@ -529,7 +642,7 @@ pub(crate) fn check_shared_subtree(
 }
 
 /// Parses a number in decimal or `0x` hex.
-fn num(text: &str) -> u64 {
+pub(crate) fn num(text: &str) -> u64 {
     match text.strip_prefix("0x") {
         Some(hex) => u64::from_str_radix(hex, 16),
         None => text.parse(),
@@ -584,12 +697,14 @@ pub(crate) fn run_worker(spec: &str) {
     }
 }
 
-/// The results of workers: total changes, digests by subtree, versions of tagged values.
+/// The results of workers: total changes, digests by subtree, versions of tagged values, and
+/// named counters (summed).
 #[derive(Debug, Default)]
 pub(crate) struct WorkerResults {
     pub(crate) mutations: u64,
     pub(crate) digests: Vec<(String, u64)>,
     pub(crate) versions: HashMap<(u32, u32), u64>,
+    pub(crate) counts: HashMap<String, u64>,
 }
 
 impl WorkerResults {
@@ -603,6 +718,7 @@ impl WorkerResults {
                     let key = (num(w) as u32, num(n) as u32);
                     self.versions.insert(key, num(v));
                 }
+                ["count", name, n] => *self.counts.entry((*name).to_owned()).or_default() += num(n),
                 _ => panic!("unexpected worker result line {line:?}"),
             }
         }
@@ -620,7 +736,7 @@ pub(crate) fn join_all<T>(handles: Vec<std::thread::ScopedJoinHandle<'_, T>>) ->
 
 /// Sets a flag when dropped: tells a helper thread to stop even when the code that would have
 /// told it panicked.
-struct StopOnDrop<'a>(&'a AtomicBool);
+pub(crate) struct StopOnDrop<'a>(pub(crate) &'a AtomicBool);
 
 impl Drop for StopOnDrop<'_> {
     fn drop(&mut self) {

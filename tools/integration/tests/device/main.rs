@@ -1,18 +1,23 @@
 //! Tests against a live `/dev/pathstore`: they run inside the test VM, with the module loaded,
 //! never on the host. The device is `$PATHSTORE_DEVICE` when set, else `/dev/pathstore`.
 //!
-//! This is the only test target of the crate (the harness runs one binary), in three passes
+//! This is the only test target of the crate (the harness runs one binary), in four passes
 //! (see `scripts/guest-tests.sh`):
 //!
-//! 1. default module parameters: everything but `limits::` and `heavy::`. These tests share the
-//!    store; each works in its own subtree `/it/<test>` and removes it, and checks the store's
-//!    counters by differences, except the few that reset the whole store on purpose.
+//! 1. default module parameters: everything but `limits::`, `access::`, `heavy::` and
+//!    `stress::`. These tests share the store; each works in its own subtree `/it/<test>` and
+//!    removes it, and checks the store's counters by differences, except the few that reset the
+//!    whole store on purpose.
 //! 2. `limits::`, with the module loaded with `max_value_len=64 max_path_len=128 max_depth=8
 //!    max_nodes=64 max_bytes=2048`.
-//! 3. `heavy::`, right before the module is unloaded and kmemleak is checked.
+//! 3. `access::`, with `dev_mode=0666 uid_max_nodes=16 uid_max_bytes=1024`: steps run as other
+//!    users in worker processes.
+//! 4. `heavy::` and `stress::` (a concurrency stress for a fixed time,
+//!    `PATHSTORE_STRESS_SECONDS`, default 60), right before the module is unloaded and kmemleak
+//!    is checked.
 //!
-//! No other test name contains `limits::` or `heavy::`. The randomised tests print their seed;
-//! `PATHSTORE_SEED` replays one.
+//! No other test name contains `limits::`, `access::`, `heavy::` or `stress::`. The randomised tests print
+//! their seed; `PATHSTORE_SEED` replays one.
 
 use integration::{open, WORKER_ENV};
 use pathstore::abi;
@@ -29,6 +34,7 @@ mod limits;
 mod ops;
 mod paths;
 mod raw;
+mod stress;
 
 #[test]
 fn version_handshake() {
@@ -49,8 +55,8 @@ fn version_handshake() {
     );
 }
 
-/// Not a test of its own: the body of the worker processes that the concurrency tests start
-/// (see `integration::spawn_worker`). Without `PATHSTORE_IT_WORKER` it does nothing.
+/// Not a test of its own: the body of the worker processes that the concurrency, stress,
+/// access and coordination tests start (see `integration::spawn_worker`). Without `PATHSTORE_IT_WORKER` it does nothing.
 #[test]
 fn worker_process() {
     let Ok(spec) = std::env::var(WORKER_ENV) else {
@@ -60,6 +66,8 @@ fn worker_process() {
         access::run_worker(steps);
     } else if let Some(spec) = spec.strip_prefix("coord ") {
         coord::run_worker(spec);
+    } else if matches!(spec.split_whitespace().next(), Some("churn" | "exit")) {
+        stress::run_worker(&spec);
     } else {
         concurrency::run_worker(&spec);
     }
