@@ -573,24 +573,16 @@ pub fn run(opts: &Options) -> io::Result<Results> {
         store.measurements.extend(measure_floor(&meter, &ps)?);
         let value: Vec<u8> = (0..spec.value).map(|i| b'a' + (i % 26) as u8).collect();
         for &b in &backends {
-            if let Some(reason) = does_not_fit(
+            let skip = does_not_fit(
                 b,
                 opts,
                 &layout,
                 &spec,
                 (stats.max_nodes, stats.max_bytes),
                 &opts.tmpfs_dir,
-            ) {
-                say(format!("  {}: skipped: {reason}", b.name()));
-                results.skipped.push(Skip {
-                    store: id.clone(),
-                    backend: b.name().to_string(),
-                    workload: String::new(),
-                    reason,
-                });
-                continue;
-            }
-            if let Some(reason) = left_out(opts.quick, &spec, b.name()) {
+            )
+            .or_else(|| left_out(opts.quick, &spec, b.name()));
+            if let Some(reason) = skip {
                 say(format!("  {}: skipped: {reason}", b.name()));
                 results.skipped.push(Skip {
                     store: id.clone(),

@@ -68,9 +68,10 @@ impl Generator {
     pub fn next_op(&mut self, model: &Model) -> Op {
         let crowded = model.subtree_nodes() > self.cfg.soft_max_nodes;
         // Weights of: set, create, get, delete, delete -r, list, stat, stats, bad flags, and a
-        // reset of the whole subtree when it is crowded. Each call that copies a path costs the debug kernel most of a millisecond (KASAN and
-        // kmemleak on every allocation), a set three times that and more per node it creates;
-        // the mix keeps a run of 100k calls within a few minutes.
+        // reset of the whole subtree when it is crowded. Each call that copies a path costs the
+        // debug kernel most of a millisecond (KASAN and kmemleak on every allocation), a set
+        // three times that and more per node it creates; the mix keeps a run of 100k calls
+        // within a few minutes.
         let weights = [
             12,
             4,

@@ -26,7 +26,7 @@ mod error;
 pub mod path;
 mod walk;
 
-pub use client::{GetResult, ListPage, Pathstore, DEFAULT_DEVICE};
+pub use client::{user_addr, user_addr_mut, GetResult, ListPage, Pathstore, DEFAULT_DEVICE};
 pub use error::{errno_name, ErrnoDisplay, Error, Op, Result};
 pub use walk::{Node, Walk};
 
