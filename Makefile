@@ -46,7 +46,7 @@ run: setup
 run vm: export PATHSTORE_CMD = $(CMD)
 
 vm: setup
-	@test -n "$(CMD)" || { echo "usage: make vm CMD='command' [KERNEL=lean|debug]" >&2; exit 2; }
+	@test -n "$$PATHSTORE_CMD" || { echo "usage: make vm CMD='command' [KERNEL=lean|debug]" >&2; exit 2; }
 	scripts/vm.sh --kernel $(KERNEL) --cmd "$$PATHSTORE_CMD"
 
 test: setup
