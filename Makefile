@@ -8,6 +8,8 @@
 #   make run [CMD='...']         set up, build, boot a VM with the module loaded (shell or CMD)
 #   make test                    set up, build, run every test (debug kernel)
 #   make vm CMD='...'            run CMD in a VM with the module loaded, the checkout mounted
+#   make fuzz [SECONDS=N]        fuzz the module against a model for N s (default 600, debug kernel)
+#   make bench [QUICK=1]         benchmark against tmpfs, the keyring and a no-op ioctl (lean kernel)
 #   make rust-analyzer           write rust-project.json for editors
 #   make CLIPPY=1                build with clippy (passed through to kbuild)
 
@@ -20,7 +22,7 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 # Flavour of the guest kernel for `run` and `vm` (test always uses debug).
 KERNEL ?= lean
 
-.PHONY: all modules clean modules_install rust-analyzer setup run vm test tools check-format
+.PHONY: all modules clean modules_install rust-analyzer setup run vm test fuzz bench tools check-format
 all: modules
 
 modules:
@@ -44,8 +46,14 @@ run: setup
 run vm: export PATHSTORE_CMD = $(CMD)
 
 vm: setup
-	@test -n "$(CMD)" || { echo "usage: make vm CMD='command' [KERNEL=lean|debug]" >&2; exit 2; }
+	@test -n "$$PATHSTORE_CMD" || { echo "usage: make vm CMD='command' [KERNEL=lean|debug]" >&2; exit 2; }
 	scripts/vm.sh --kernel $(KERNEL) --cmd "$$PATHSTORE_CMD"
 
 test: setup
 	scripts/test.sh
+
+fuzz: setup
+	scripts/fuzz.sh $(or $(SECONDS),600)
+
+bench: setup
+	scripts/bench.sh $(if $(filter 1,$(QUICK)),--quick)

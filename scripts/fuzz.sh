@@ -44,6 +44,13 @@ echo "== random allocation failures, $random s"
 \$fuzz --seconds $random --fault-inject --fault-mode random $seed $extra || failed=1
 echo "== seeded allocation failures, $seeded s"
 \$fuzz --seconds $seeded --fault-inject --fault-mode seeded $seed $extra || failed=1
+# The fuzzer puts the fault-injection settings back itself, even when it fails; check, and switch
+# injection off whatever happened (a killed fuzzer cannot restore anything).
+for attr in failslab fail_page_alloc; do
+	knob=/sys/kernel/debug/\$attr/probability
+	[ "\$(cat \$knob 2>/dev/null)" = 0 ] || { echo "\$knob left at \$(cat \$knob 2>/dev/null)"; failed=1; }
+	echo 0 >\$knob 2>/dev/null
+done
 echo "== unload and kmemleak"
 rmmod pathstore || { echo "rmmod failed"; failed=1; }
 if [ -w \$kmemleak ]; then

@@ -4,7 +4,8 @@
 # result line per test: libtest's `test NAME ... ok|FAILED` for Rust suites, `ok - NAME` /
 # `not ok - NAME` for the rest. KUnit results go to the kernel log, which the host reads.
 #
-# Needs: INTEGRATION (the integration test binary), C_TEST (the C program), both host-built.
+# Needs: INTEGRATION (the integration test binary), C_TEST (the C program), both host-built, and
+# tools/target/release/pathstore-fuzz (built by scripts/build.sh).
 set -u
 repo=${PATHSTORE_REPO:?}
 ko=/pathstore.ko
@@ -64,8 +65,24 @@ else
 	notok "insmod with dev_mode=0666 and small per-user quotas"
 fi
 
-echo "== heavy use and the concurrency stress (PATHSTORE_STRESS_SECONDS, default 60), then unload with kmemleak clean"
+echo "== fuzzer against its model, heavy use and the concurrency stress (PATHSTORE_STRESS_SECONDS, default 60), then unload with kmemleak clean"
 insmod $ko
+# Seeded (the first line of each run prints the seed; a mismatch prints the command that repeats
+# it). Under fault injection the fuzzer keeps every kernel allocation within a page: a failed
+# vmalloc would print a warning with a stack trace, which fails the run.
+fuzz=$repo/tools/target/release/pathstore-fuzz
+check "fuzz 100000 operations against the model" "$fuzz" --ops 100000 --seed 1
+check "fuzz 20000 operations under random allocation failures" \
+	"$fuzz" --ops 20000 --seed 2 --fault-inject --fault-mode seeded
+# The fuzzer restores the fault-injection settings itself, even when it fails; make sure, then
+# switch injection off whatever happened (a killed fuzzer cannot restore anything).
+faults_off=yes
+for attr in failslab fail_page_alloc; do
+	knob=/sys/kernel/debug/$attr/probability
+	[ "$(cat $knob 2>/dev/null)" = 0 ] || faults_off=no
+	echo 0 >$knob 2>/dev/null
+done
+check "fault injection switched off after the fuzzer" test $faults_off = yes
 "$INTEGRATION" --color never --test-threads=1 heavy:: stress:: || failed=1
 check "rmmod after heavy use" rmmod pathstore
 if [ -w $kmemleak ]; then

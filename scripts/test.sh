@@ -6,7 +6,8 @@
 #  1. host: rustfmt and clippy (module and tools), cargo test of tools/ (with the C header
 #     agreement test);
 #  2. guest (debug kernel): KUnit tests of the module, the integration tests, the C program, the
-#     busybox shell test, module lifecycle and kmemleak (scripts/guest-tests.sh).
+#     busybox shell test, module lifecycle, the fuzzer against its model (plain and under
+#     allocation fault injection) and kmemleak (scripts/guest-tests.sh).
 set -uo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 export PATH=${CARGO_HOME:-$HOME/.cargo}/bin:$PATH

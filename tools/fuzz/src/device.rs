@@ -7,7 +7,7 @@
 use std::ffi::c_void;
 use std::io;
 
-use pathstore::{abi, Errno, Pathstore};
+use pathstore::{abi, user_addr, user_addr_mut, Errno, Pathstore};
 
 use crate::fault::{Armed, Faults};
 use crate::model::LIST_CHUNK;
@@ -35,16 +35,6 @@ pub struct Device {
     store: Pathstore,
     /// Output buffer of get and list, all [`SENTINEL`] between calls.
     buf: Vec<u8>,
-}
-
-/// The user address of a buffer the module reads.
-fn addr(buf: &[u8]) -> u64 {
-    buf.as_ptr().expose_provenance() as u64
-}
-
-/// The user address of a buffer the module writes.
-fn addr_mut(buf: &mut [u8]) -> u64 {
-    buf.as_mut_ptr().expose_provenance() as u64
 }
 
 impl Device {
@@ -104,9 +94,9 @@ impl Device {
         let (reply, armed) = match op {
             Op::Set { path, value, flags } => {
                 let mut a = abi::SetArgs {
-                    path: addr(path),
+                    path: user_addr(path),
                     path_len: path.len() as u32,
-                    value: addr(value),
+                    value: user_addr(value),
                     value_len: value.len() as u32,
                     flags: *flags,
                     ..Default::default()
@@ -125,9 +115,9 @@ impl Device {
             } => {
                 assert!(*buf_len <= self.max_buf_len());
                 let mut a = abi::GetArgs {
-                    path: addr(path),
+                    path: user_addr(path),
                     path_len: path.len() as u32,
-                    buf: addr_mut(&mut self.buf),
+                    buf: user_addr_mut(&mut self.buf),
                     buf_len: *buf_len,
                     flags: *flags,
                     ..Default::default()
@@ -158,7 +148,7 @@ impl Device {
             }
             Op::Delete { path, flags } => {
                 let mut a = abi::DeleteArgs {
-                    path: addr(path),
+                    path: user_addr(path),
                     path_len: path.len() as u32,
                     flags: *flags,
                     ..Default::default()
@@ -174,11 +164,11 @@ impl Device {
             } => {
                 assert!(*buf_len <= self.max_buf_len());
                 let mut a = abi::ListArgs {
-                    path: addr(path),
+                    path: user_addr(path),
                     path_len: path.len() as u32,
-                    after: addr(after),
+                    after: user_addr(after),
                     after_len: after.len() as u32,
-                    buf: addr_mut(&mut self.buf),
+                    buf: user_addr_mut(&mut self.buf),
                     buf_len: *buf_len,
                     flags: *flags,
                     ..Default::default()
@@ -197,15 +187,24 @@ impl Device {
             }
             Op::Stat { path, flags } => {
                 let mut a = abi::StatArgs {
-                    path: addr(path),
+                    path: user_addr(path),
                     path_len: path.len() as u32,
                     flags: *flags,
                     ..Default::default()
                 };
                 let (r, armed) = self.call(abi::IOC_STAT, &mut a, faults)?;
                 let reply = match r {
-                    Ok(()) if a.stat.reserved != [0; 2] => {
-                        Reply::Malformed(format!("stat reserved {:?}", a.stat.reserved))
+                    // The fuzzer runs as root and creates persistent nodes of the default mode.
+                    Ok(())
+                        if a.stat.uid != 0
+                            || a.stat.session != 0
+                            || (a.stat.mode != abi::MODE_DEFAULT
+                                && a.stat.mode != abi::MODE_ROOT) =>
+                    {
+                        Reply::Malformed(format!(
+                            "stat owner {} mode {} session {}",
+                            a.stat.uid, a.stat.mode, a.stat.session
+                        ))
                     }
                     Ok(()) => {
                         let s = a.stat;
@@ -226,8 +225,11 @@ impl Device {
                 let mut a = abi::StoreStats::default();
                 let (r, armed) = self.call(abi::IOC_STORE_STATS, &mut a, faults)?;
                 let reply = match r {
-                    Ok(()) if a.pad != 0 || a.reserved != [0; 4] => {
-                        Reply::Malformed("store stats padding not zero".into())
+                    Ok(()) if a.pad != 0 || a.uid_nodes >= a.nodes || a.uid_bytes > a.bytes => {
+                        Reply::Malformed(format!(
+                            "store stats pad {} or root's usage {} nodes {} bytes out of range",
+                            a.pad, a.uid_nodes, a.uid_bytes
+                        ))
                     }
                     Ok(()) => Reply::Stats(StatsView {
                         nodes: a.nodes,

@@ -24,6 +24,8 @@ use std::io;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use pathstore::Errno;
+
 use crate::rng::Rng;
 
 /// Where debugfs is mounted.
@@ -80,14 +82,10 @@ fn write_at(mut file: &File, text: &str) -> io::Result<()> {
     loop {
         match file.write(text.as_bytes()) {
             Ok(_) => return Ok(()),
-            Err(e) if e.raw_os_error() == Some(libc_enomem()) && tries < 100 => tries += 1,
+            Err(e) if Errno::from_io_error(&e) == Some(Errno::NOMEM) && tries < 100 => tries += 1,
             Err(e) => return Err(e),
         }
     }
-}
-
-fn libc_enomem() -> i32 {
-    pathstore::Errno::NOMEM.raw_os_error()
 }
 
 fn read_setting(path: &Path) -> io::Result<String> {

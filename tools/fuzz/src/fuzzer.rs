@@ -132,6 +132,8 @@ struct Times {
 
 /// How many recent operations a mismatch report shows.
 const HISTORY: usize = 40;
+/// A fault-injected run of at least this many operations must see an injected `ENOMEM`.
+const MIN_OPS_FOR_ENOMEM: u64 = 1000;
 /// Buffer size for listing children in full checks.
 const WALK_LIST_BUF: u32 = 4096;
 
@@ -161,12 +163,22 @@ pub fn run(cfg: &Config) -> (Summary, Option<Failure>) {
         Err(e) => return (Summary::default(), Some(e)),
     };
     let start = Instant::now();
-    let result = fuzzer.run(start);
+    let mut result = fuzzer.run(start);
     fuzzer.summary.elapsed = start.elapsed();
     fuzzer.summary.nodes = fuzzer.model.subtree_nodes();
     if let Some(faults) = &mut fuzzer.faults {
         fuzzer.summary.armed = faults.armed();
         faults.restore();
+        // A fault-injected run in which no call failed proves nothing about the error paths:
+        // the injection did not reach the module (a filter, a kernel without the attributes).
+        let s = &fuzzer.summary;
+        if result.is_ok() && s.ops >= MIN_OPS_FOR_ENOMEM && s.enomem == 0 {
+            result = Err(setup_err(format_args!(
+                "fault injection: {} calls armed, none failed with ENOMEM: the injected \
+                 failures did not reach the module",
+                s.armed
+            )));
+        }
     }
     if matches!(result, Err(Failure::Mismatch(_))) {
         fuzzer.summary.mismatches += 1;

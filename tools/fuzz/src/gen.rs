@@ -68,9 +68,10 @@ impl Generator {
     pub fn next_op(&mut self, model: &Model) -> Op {
         let crowded = model.subtree_nodes() > self.cfg.soft_max_nodes;
         // Weights of: set, create, get, delete, delete -r, list, stat, stats, bad flags, and a
-        // reset of the whole subtree when it is crowded. Each call that copies a path costs the debug kernel most of a millisecond (KASAN and
-        // kmemleak on every allocation), a set three times that and more per node it creates;
-        // the mix keeps a run of 100k calls within a few minutes.
+        // reset of the whole subtree when it is crowded. Each call that copies a path costs the
+        // debug kernel most of a millisecond (KASAN and kmemleak on every allocation), a set
+        // three times that and more per node it creates; the mix keeps a run of 100k calls
+        // within a few minutes.
         let weights = [
             12,
             4,
@@ -442,7 +443,8 @@ impl Generator {
     /// are defined): `EINVAL` before anything else.
     fn bad_flags(&mut self, model: &Model) -> Op {
         let path = self.path(model);
-        let bogus = *self.rng.pick(&[2u32, 4, 0x100, 0x8000_0000, 3]);
+        // Bits no `SET_*` or `DELETE_*` flag uses, alone or next to a known one.
+        let bogus = *self.rng.pick(&[0x20u32, 0x40, 0x100, 0x8000_0000, 0x21]);
         match self.rng.below(5) {
             0 => Op::Set {
                 path,

@@ -1,6 +1,5 @@
 //! `pathstore-fuzz`: see the library's documentation, or `pathstore-fuzz --help`.
 
-use std::io::Read;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -62,13 +61,10 @@ struct Cli {
     profile: bool,
 }
 
-/// A seed from the kernel's random pool (or the clock, if that fails).
+/// A seed from the kernel's random pool (`getrandom(2)`), or the clock if that fails.
 fn random_seed() -> u64 {
     let mut bytes = [0u8; 8];
-    if std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| f.read_exact(&mut bytes))
-        .is_ok()
-    {
+    if rustix::rand::getrandom(&mut bytes, rustix::rand::GetRandomFlags::empty()) == Ok(8) {
         return u64::from_le_bytes(bytes);
     }
     let now = std::time::SystemTime::now()

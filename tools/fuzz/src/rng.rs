@@ -1,46 +1,26 @@
-//! A small, seedable pseudo-random generator (xoshiro256**), so that a seed gives the same
-//! operations on every machine and with every version of the dependencies.
+//! The fuzzer's seedable pseudo-random generator: xoshiro256** (from `rand_xoshiro`, seeded
+//! through SplitMix64), so that a seed gives the same operations on every machine, plus the few
+//! helpers the generator needs on top of it.
 
-/// xoshiro256** seeded through SplitMix64.
+use rand_xoshiro::rand_core::{Rng as _, SeedableRng};
+use rand_xoshiro::Xoshiro256StarStar;
+
+/// xoshiro256** seeded through SplitMix64, with the choices the generator makes.
 #[derive(Clone, Debug)]
-pub struct Rng {
-    s: [u64; 4],
-}
-
-/// One step of SplitMix64, used to expand a seed into the generator's state.
-fn splitmix64(x: &mut u64) -> u64 {
-    *x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    let mut z = *x;
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
+pub struct Rng(Xoshiro256StarStar);
 
 impl Rng {
     /// A generator whose whole output is determined by `seed` and `stream` (independent
     /// streams of one seed use different `stream` numbers).
     pub fn new(seed: u64, stream: u64) -> Self {
-        let mut x = seed ^ stream.wrapping_mul(0xD605_BBB5_8C8A_BBB5);
-        let s = [
-            splitmix64(&mut x),
-            splitmix64(&mut x),
-            splitmix64(&mut x),
-            splitmix64(&mut x),
-        ];
-        Rng { s }
+        Rng(Xoshiro256StarStar::seed_from_u64(
+            seed ^ stream.wrapping_mul(0xD605_BBB5_8C8A_BBB5),
+        ))
     }
 
     /// The next 64 random bits.
     pub fn next_u64(&mut self) -> u64 {
-        let result = self.s[1].wrapping_mul(5).rotate_left(7).wrapping_mul(9);
-        let t = self.s[1] << 17;
-        self.s[2] ^= self.s[0];
-        self.s[3] ^= self.s[1];
-        self.s[1] ^= self.s[2];
-        self.s[0] ^= self.s[3];
-        self.s[2] ^= t;
-        self.s[3] = self.s[3].rotate_left(45);
-        result
+        self.0.next_u64()
     }
 
     /// A number in `0..n` (`n` > 0), without modulo bias worth speaking of.

@@ -337,12 +337,12 @@ fn bad_flags_come_first() {
     let bad = Op::Set {
         path: b"//".to_vec(),
         value: Vec::new(),
-        flags: 2,
+        flags: 0x20,
     };
     assert_eq!(m.apply(&bad), err(Errno::INVAL));
     let bad = Op::Delete {
         path: vec![b'x'; 5000],
-        flags: 4,
+        flags: 0x40,
     };
     assert_eq!(m.apply(&bad), err(Errno::INVAL));
 }

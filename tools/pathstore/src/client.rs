@@ -89,13 +89,14 @@ unsafe impl Ioctl for RawIoctl {
     }
 }
 
-/// The user address of a buffer the module reads, as the ABI passes it.
-fn addr(buf: &[u8]) -> u64 {
+/// The user address of a buffer the module reads, as the ABI's `u64` address fields take it
+/// (for argument structures built by hand, as for [`Pathstore::ioctl_raw`]).
+pub fn user_addr(buf: &[u8]) -> u64 {
     buf.as_ptr().expose_provenance() as u64
 }
 
-/// The user address of a buffer the module writes.
-fn addr_mut(buf: &mut [u8]) -> u64 {
+/// The user address of a buffer the module writes, as the ABI's `u64` address fields take it.
+pub fn user_addr_mut(buf: &mut [u8]) -> u64 {
     buf.as_mut_ptr().expose_provenance() as u64
 }
 
@@ -253,9 +254,9 @@ impl Pathstore {
         };
         let fail = |errno| Error::os(op, Some(path), errno);
         let mut args = abi::SetArgs {
-            path: addr(path),
+            path: user_addr(path),
             path_len: len32(path.len(), Errno::NAMETOOLONG).map_err(fail)?,
-            value: addr(value),
+            value: user_addr(value),
             value_len: len32(value.len(), Errno::TOOBIG).map_err(fail)?,
             ..args
         };
@@ -351,9 +352,9 @@ impl Pathstore {
         let path = path.as_ref();
         let fail = |errno| Error::os(Op::Get, Some(path), errno);
         let mut args = abi::GetArgs {
-            path: addr(path),
+            path: user_addr(path),
             path_len: len32(path.len(), Errno::NAMETOOLONG).map_err(fail)?,
-            buf: addr_mut(buf),
+            buf: user_addr_mut(buf),
             buf_len: buf_len32(buf.len()),
             ..Default::default()
         };
@@ -415,7 +416,7 @@ impl Pathstore {
     fn delete_args(&self, path: &[u8], args: abi::DeleteArgs) -> Result<()> {
         let fail = |errno| Error::os(Op::Delete, Some(path), errno);
         let mut args = abi::DeleteArgs {
-            path: addr(path),
+            path: user_addr(path),
             path_len: len32(path.len(), Errno::NAMETOOLONG).map_err(fail)?,
             ..args
         };
@@ -473,11 +474,11 @@ impl Pathstore {
         let (path, after) = (path.as_ref(), after.as_ref());
         let fail = |errno| Error::os(Op::List, Some(path), errno);
         let mut args = abi::ListArgs {
-            path: addr(path),
+            path: user_addr(path),
             path_len: len32(path.len(), Errno::NAMETOOLONG).map_err(fail)?,
-            after: addr(after),
+            after: user_addr(after),
             after_len: len32(after.len(), Errno::NAMETOOLONG).map_err(fail)?,
-            buf: addr_mut(buf),
+            buf: user_addr_mut(buf),
             buf_len: buf_len32(buf.len()),
             ..Default::default()
         };
@@ -505,7 +506,7 @@ impl Pathstore {
         let path = path.as_ref();
         let fail = |errno| Error::os(Op::Stat, Some(path), errno);
         let mut args = abi::StatArgs {
-            path: addr(path),
+            path: user_addr(path),
             path_len: len32(path.len(), Errno::NAMETOOLONG).map_err(fail)?,
             ..Default::default()
         };

@@ -26,7 +26,10 @@ mod error;
 pub mod path;
 mod walk;
 
-pub use client::{sequential_path, Conditional, GetResult, ListPage, Pathstore, DEFAULT_DEVICE};
+pub use client::{
+    sequential_path, user_addr, user_addr_mut, Conditional, GetResult, ListPage, Pathstore,
+    DEFAULT_DEVICE,
+};
 pub use error::{errno_name, ErrnoDisplay, Error, Op, Result};
 pub use walk::{Node, Walk};
 
