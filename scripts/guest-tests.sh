@@ -44,7 +44,7 @@ check "rmmod after use" rmmod pathstore
 check "device node removed on unload" test ! -e /dev/pathstore
 
 echo "== integration tests under small limits"
-if insmod $ko max_value_len=64 max_path_len=128 max_depth=8 max_nodes=64 max_bytes=2048; then
+if insmod $ko max_value_len=64 max_path_len=128 max_depth=8 max_nodes=64 max_bytes=2048 watch_events=16; then
 	ok "insmod with parameters"
 	"$INTEGRATION" --color never --test-threads=1 limits:: || failed=1
 	dmesg | grep -q 'max_value_len=64 max_path_len=128 max_depth=8 max_nodes=64 max_bytes=2048' &&

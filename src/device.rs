@@ -23,7 +23,11 @@ use kernel::{
     },
     new_mutex,
     prelude::*,
-    sync::Mutex,
+    sync::{
+        Arc,
+        Mutex, //
+    },
+    time::msecs_to_jiffies,
     uaccess::{
         UserPtr,
         UserSlice, //
@@ -48,10 +52,13 @@ use crate::{
         FileOperations,
         Registration, //
     },
+    store::{
+        Store,
+        Wait, //
+    },
     text::Command,
     tree::{
         SetOptions,
-        Tree,
         Value, //
     },
     uapi, MODULE_VERSION,
@@ -60,13 +67,7 @@ use crate::{
 kernel::sync::global_lock! {
     // SAFETY: `Device::new` initializes it before the device is registered, the only way to
     // reach it.
-    unsafe(uninit) static STORE: Mutex<Option<Tree>> = None;
-}
-
-/// Runs `f` on the store under its lock.
-fn with_store<R>(f: impl FnOnce(&mut Tree) -> Result<R>) -> Result<R> {
-    let mut guard = STORE.lock();
-    f(guard.as_mut().ok_or(ENODEV)?)
+    unsafe(uninit) static STORE: Mutex<Option<Arc<Store>>> = None;
 }
 
 /// The file operations of `/dev/pathstore`.
@@ -84,13 +85,13 @@ pub(crate) struct Device {
     store: StoreOwner,
 }
 
-/// Frees the store's contents when dropped.
+/// Drops the module's reference to the store (the last one: open files pin the module).
 struct StoreOwner;
 
 impl Drop for StoreOwner {
     fn drop(&mut self) {
-        let tree = STORE.lock().take();
-        drop(tree);
+        let store = STORE.lock().take();
+        drop(store);
     }
 }
 
@@ -101,7 +102,7 @@ impl Device {
             store: {
                 // SAFETY: Called once, at module load, before any use of `STORE`.
                 unsafe { STORE.init() };
-                *STORE.lock() = Some(Tree::new(limits)?);
+                *STORE.lock() = Some(Store::new(limits)?);
                 StoreOwner
             },
             registration <- Registration::register(c"pathstore", &FOPS, dev_mode()),
@@ -111,7 +112,7 @@ impl Device {
             pr_info!(
                 "pathstore {}.{}.{} (ABI {}): /dev/pathstore mode {:04o}, max_value_len={} \
                  max_path_len={} max_depth={} max_nodes={} max_bytes={} uid_max_nodes={} \
-                 uid_max_bytes={}\n",
+                 uid_max_bytes={} watch_events={}\n",
                 major,
                 minor,
                 patch,
@@ -123,7 +124,8 @@ impl Device {
                 limits.max_nodes,
                 limits.max_bytes,
                 limits.uid_max_nodes,
-                limits.uid_max_bytes
+                limits.uid_max_bytes,
+                limits.watch_events
             );
             Ok(())
         })
@@ -139,6 +141,7 @@ fn dev_mode() -> u16 {
 /// response of the text interface.
 #[pin_data(PinnedDrop)]
 pub(crate) struct OpenFile {
+    store: Arc<Store>,
     limits: Limits,
     caller: Caller,
     /// The id the ephemeral nodes this file creates carry.
@@ -159,7 +162,7 @@ impl PinnedDrop for OpenFile {
         let paths = core::mem::take(&mut *self.ephemerals.lock());
         for path in paths.iter() {
             if let Ok(path) = Path::parse(path, &self.limits) {
-                let _ = with_store(|t| {
+                let _ = self.store.change(|t| {
                     t.remove_ephemeral(&path, self.session);
                     Ok(())
                 });
@@ -200,7 +203,7 @@ fn copy_path(addr: u64, len: u32, limits: &Limits) -> Result<KVVec<u8>> {
 }
 
 /// Copies `bytes` into a new value.
-fn value_from(bytes: &[u8]) -> Result<kernel::sync::Arc<Value>> {
+fn value_from(bytes: &[u8]) -> Result<Arc<Value>> {
     let mut v = KVVec::with_capacity(bytes.len(), GFP_KERNEL)?;
     v.extend_from_slice(bytes, GFP_KERNEL)?;
     Value::new(v)
@@ -286,7 +289,7 @@ impl OpenFile {
             None => None,
         };
         let mut current = 0;
-        let result = with_store(|t| {
+        let result = self.store.change(|t| {
             let result = if flag(uapi::SET_SEQUENTIAL) {
                 t.set_sequential(&path, value, opts, &self.caller, &mut name_buf)
             } else {
@@ -331,7 +334,7 @@ impl OpenFile {
         }
         let path_buf = copy_path(a.path, a.path_len, &self.limits)?;
         let path = Path::parse(&path_buf, &self.limits)?;
-        let (value, version) = with_store(|t| t.get(&path, &self.caller))?;
+        let (value, version) = self.store.read(|t| t.get(&path, &self.caller))?;
         let bytes = value.as_bytes();
         // Values never exceed `max_value_len`, a `u32`.
         a.value_len = u32::try_from(bytes.len()).map_err(|_| E2BIG)?;
@@ -360,7 +363,7 @@ impl OpenFile {
         let recursive = a.flags & uapi::DELETE_RECURSIVE != 0;
         let expected = if_version.then_some(a.expected_version);
         let mut current = 0;
-        let result = with_store(|t| {
+        let result = self.store.change(|t| {
             let result = t.delete(&path, recursive, expected, &self.caller);
             if result.as_ref().err() == Some(&estale()) {
                 current = t.stat(&path).map_or(0, |st| st.version);
@@ -397,8 +400,9 @@ impl OpenFile {
         };
         let room = a.buf_len.min(LIST_CHUNK) as usize;
         let mut out = KVVec::with_capacity(room, GFP_KERNEL)?;
-        let listing =
-            with_store(|t| t.list(&path, after.as_deref(), &mut out, room, &self.caller))?;
+        let listing = self
+            .store
+            .change(|t| t.list(&path, after.as_deref(), &mut out, room, &self.caller))?;
         a.count = listing.count;
         a.result_flags = if listing.more { uapi::LIST_MORE } else { 0 };
         if listing.count == 0 && listing.more {
@@ -423,14 +427,14 @@ impl OpenFile {
         }
         let path_buf = copy_path(a.path, a.path_len, &self.limits)?;
         let path = Path::parse(&path_buf, &self.limits)?;
-        a.stat = with_store(|t| t.stat(&path))?;
+        a.stat = self.store.read(|t| t.stat(&path))?;
         a.stat.uid = uid_for_current(a.stat.uid);
         writer.write(&a)?;
         Ok(0)
     }
 
     fn store_stats(&self, arg: usize) -> Result<isize> {
-        let stats = with_store(|t| Ok(t.stats(self.caller.uid)))?;
+        let stats = self.store.read(|t| Ok(t.stats(self.caller.uid)))?;
         UserSlice::new(UserPtr::from_addr(arg), size_of::<uapi::StoreStats>())
             .writer()
             .write(&stats)?;
@@ -442,10 +446,45 @@ impl OpenFile {
         if !self.caller.admin {
             return Err(EPERM);
         }
-        let report = with_store(|t| t.check())?;
+        let report = self.store.read(|t| t.check())?;
         UserSlice::new(UserPtr::from_addr(arg), size_of::<uapi::CheckArgs>())
             .writer()
             .write(&report)?;
+        Ok(0)
+    }
+
+    fn watch(&self, arg: usize) -> Result<isize> {
+        let (mut reader, mut writer) =
+            UserSlice::new(UserPtr::from_addr(arg), size_of::<uapi::WatchArgs>()).reader_writer();
+        let mut a: uapi::WatchArgs = reader.read()?;
+        if a.flags & !uapi::WATCH_FLAGS_ALL != 0 || a.reserved != [0; 2] {
+            return Err(EINVAL);
+        }
+        let path_buf = copy_path(a.path, a.path_len, &self.limits)?;
+        let path = Path::parse(&path_buf, &self.limits)?;
+        let wait = match a.timeout_ms {
+            0 => Wait::No,
+            uapi::WATCH_FOREVER => Wait::Forever,
+            ms => Wait::For(msecs_to_jiffies(ms)),
+        };
+        // Room for any path of the store: the changed node's is copied here under the lock.
+        let mut changed = KVVec::with_capacity(self.limits.max_path_len as usize, GFP_KERNEL)?;
+        let subtree = a.flags & uapi::WATCH_SUBTREE != 0;
+        let change = self
+            .store
+            .watch(&path, subtree, a.after, wait, &self.caller, &mut changed)?;
+        a.event = change.kind;
+        a.version = change.version;
+        // Paths never exceed `max_path_len`, a `u32`.
+        a.changed_len = changed.len() as u32;
+        if a.changed_len > a.buf_len {
+            writer.write(&a)?;
+            return Err(ERANGE);
+        }
+        UserSlice::new(user_ptr(a.buf)?, changed.len())
+            .writer()
+            .write_slice(&changed)?;
+        writer.write(&a)?;
         Ok(0)
     }
 
@@ -468,18 +507,20 @@ impl OpenFile {
                     create_only: create,
                     ..Default::default()
                 };
-                with_store(|t| t.set(&path, value, opts, &self.caller))?;
+                self.store
+                    .change(|t| t.set(&path, value, opts, &self.caller))?;
             }
             Command::Get { path } => {
                 let path = Path::parse(path, limits)?;
-                let (value, _) = with_store(|t| t.get(&path, &self.caller))?;
+                let (value, _) = self.store.read(|t| t.get(&path, &self.caller))?;
                 out.reserve(value.as_bytes().len() + 1, GFP_KERNEL)?;
                 out.extend_from_slice(value.as_bytes(), GFP_KERNEL)?;
                 out.push(b'\n', GFP_KERNEL)?;
             }
             Command::Delete { path, recursive } => {
                 let path = Path::parse(path, limits)?;
-                with_store(|t| t.delete(&path, recursive, None, &self.caller))?;
+                self.store
+                    .change(|t| t.delete(&path, recursive, None, &self.caller))?;
             }
             Command::List { path } => {
                 let path = Path::parse(path, limits)?;
@@ -489,7 +530,7 @@ impl OpenFile {
                 let mut after: Option<KVec<u8>> = None;
                 loop {
                     chunk.clear();
-                    let listing = with_store(|t| {
+                    let listing = self.store.change(|t| {
                         t.list(&path, after.as_deref(), &mut chunk, room, &self.caller)
                     })?;
                     let mut last: &[u8] = &[];
@@ -508,7 +549,7 @@ impl OpenFile {
             }
             Command::Stat { path } => {
                 let path = Path::parse(path, limits)?;
-                let st = with_store(|t| t.stat(&path))?;
+                let st = self.store.read(|t| t.stat(&path))?;
                 writeln!(
                     TextOut(&mut out),
                     "version={} child_version={} ctime_ns={} mtime_ns={} children={} \
@@ -527,7 +568,7 @@ impl OpenFile {
                 .map_err(|_| ENOMEM)?;
             }
             Command::Stats => {
-                let s = with_store(|t| Ok(t.stats(self.caller.uid)))?;
+                let s = self.store.read(|t| Ok(t.stats(self.caller.uid)))?;
                 writeln!(
                     TextOut(&mut out),
                     "nodes={} bytes={} max_nodes={} max_bytes={} max_value_len={} \
@@ -558,11 +599,14 @@ impl MiscDevice for OpenFile {
     type Ptr = Pin<KBox<Self>>;
 
     fn open(file: &File, _misc: &MiscDeviceRegistration<Self>) -> Result<Pin<KBox<Self>>> {
+        let store = STORE.lock().clone().ok_or(ENODEV)?;
+        let session = store.change(|t| Ok(t.new_session()))?;
         KBox::try_pin_init(
             try_pin_init!(OpenFile {
+                store,
                 limits: Limits::from_module_params(),
                 caller: Caller::of_opener(file),
-                session: with_store(|t| Ok(t.new_session()))?,
+                session,
                 ephemerals <- new_mutex!(KVec::new()),
                 response <- new_mutex!(Response {
                     bytes: KVVec::new(),
@@ -583,6 +627,7 @@ impl MiscDevice for OpenFile {
             uapi::IOC_STAT => me.stat(arg),
             uapi::IOC_STORE_STATS => me.store_stats(arg),
             uapi::IOC_CHECK => me.check(arg),
+            uapi::IOC_WATCH => me.watch(arg),
             _ => Err(ENOTTY),
         }
     }

@@ -21,6 +21,8 @@ pub(crate) struct Limits {
     pub(crate) uid_max_nodes: u64,
     /// Most bytes of names and values one user other than root may own.
     pub(crate) uid_max_bytes: u64,
+    /// Changes the event log keeps for watches.
+    pub(crate) watch_events: u32,
 }
 
 /// Paths are at most this long whatever `max_path_len` says: it bounds the kernel buffer a path
@@ -30,6 +32,9 @@ const MAX_PATH_LEN_CEILING: u32 = 65536;
 /// Values are at most this long whatever `max_value_len` says (so lengths fit the ABI's `u32` and
 /// a value fits a `kvmalloc` allocation comfortably).
 const MAX_VALUE_LEN_CEILING: u32 = 64 << 20;
+
+/// The event log keeps at most this many changes whatever `watch_events` says.
+const MAX_WATCH_EVENTS_CEILING: u32 = 1 << 20;
 
 /// Paths are at most this deep whatever `max_depth` says: it bounds the work stack of recursive
 /// deletes.
@@ -47,6 +52,7 @@ impl Limits {
             *p::max_bytes.value(),
         )
         .with_uid_quota(*p::uid_max_nodes.value(), *p::uid_max_bytes.value())
+        .with_watch_events(*p::watch_events.value())
     }
 
     /// Builds the limits from the module parameters, clamping each to what the module supports.
@@ -66,6 +72,15 @@ impl Limits {
             max_bytes,
             uid_max_nodes: u64::MAX,
             uid_max_bytes: u64::MAX,
+            watch_events: 1024,
+        }
+    }
+
+    /// The same limits with an event log of `events` changes (1 to 1048576).
+    pub(crate) fn with_watch_events(self, events: u32) -> Self {
+        Self {
+            watch_events: events.clamp(1, MAX_WATCH_EVENTS_CEILING),
+            ..self
         }
     }
 

@@ -11,10 +11,12 @@
 mod abi;
 mod access;
 mod device;
+mod events;
 mod limits;
 mod path;
 mod quota;
 mod registration;
+mod store;
 mod text;
 mod tree;
 pub mod uapi;
@@ -55,6 +57,10 @@ module! {
         uid_max_bytes: u64 {
             default: 16777216,
             description: "Most bytes one user other than root may own (EDQUOT beyond it)",
+        },
+        watch_events: u32 {
+            default: 4096,
+            description: "Changes kept for watches (older ones are reported as lost)",
         },
         dev_mode: u32 {
             default: 0o600,

@@ -39,6 +39,10 @@ use crate::{
         Caller,
         ROOT_UID, //
     },
+    events::{
+        Event,
+        EventLog, //
+    },
     limits::Limits,
     path::Path,
     quota::{
@@ -298,6 +302,8 @@ pub(crate) struct Tree {
     limits: Limits,
     /// What each user owns, for the per-user quotas.
     ledger: Ledger,
+    /// The last changes, for watches.
+    events: EventLog,
     /// The last session id handed out to an open file.
     last_session: u64,
     /// Work stack for tearing subtrees down without recursion. Always empty between calls; its
@@ -316,9 +322,29 @@ impl Tree {
             sequence: 0,
             limits,
             ledger: Ledger::new(),
+            events: EventLog::new(limits.watch_events)?,
             last_session: 0,
             teardown: KVVec::with_capacity(depth, GFP_KERNEL)?,
         })
+    }
+
+    /// The store-wide sequence number: the version of the last change.
+    pub(crate) fn sequence(&self) -> u64 {
+        self.sequence
+    }
+
+    /// The last changes, for watches.
+    pub(crate) fn events(&self) -> &EventLog {
+        &self.events
+    }
+
+    /// Checks that `caller` may watch the node at `path`: it must be allowed to read the node
+    /// if it exists.
+    pub(crate) fn may_watch(&self, path: &Path<'_>, caller: &Caller) -> Result {
+        match self.root.descend(path.components()) {
+            Some(node) => caller.may_read(node.owner, node.mode),
+            None => Ok(()),
+        }
     }
 
     /// A new session id for an open file (never 0).
@@ -387,6 +413,7 @@ impl Tree {
             let charge = self
                 .ledger
                 .prepare(node.owner, 0, value_len, old_len, &self.limits)?;
+            let event = Event::new(seq, uapi::EVENT_CHANGED, path)?;
             let node = self.root.descend_mut(path.components()).ok_or(ENOENT)?;
             node.value = Some(value);
             node.version = seq;
@@ -395,6 +422,7 @@ impl Tree {
                 node.mode = mode;
             }
             self.ledger.commit(charge);
+            self.events.record(event);
             self.bytes = bytes;
             self.sequence = seq;
             return Ok(seq);
@@ -430,6 +458,7 @@ impl Tree {
         let charge = self
             .ledger
             .prepare(caller.uid, new_nodes, added, 0, &self.limits)?;
+        let event = Event::new(seq, uapi::EVENT_CREATED, path)?;
         let mode = mode.unwrap_or(uapi::MODE_DEFAULT);
 
         let mut missing = path.components().rev().take(path.depth() - existing);
@@ -480,6 +509,7 @@ impl Tree {
         parent.num_children += 1;
         parent.child_version = seq;
         self.ledger.commit(charge);
+        self.events.record(event);
         self.nodes = nodes;
         self.bytes = bytes;
         self.sequence = seq;
@@ -537,6 +567,7 @@ impl Tree {
                 return Err(enotempty());
             }
             self.may_delete_below(&self.root, caller)?;
+            let event = Event::new(seq, uapi::EVENT_DELETED, path)?;
             let children = mem::take(&mut self.root.children);
             let (nodes, mut bytes) = self.destroy_children(children, true);
             if let Some(value) = self.root.value.take() {
@@ -551,6 +582,7 @@ impl Tree {
             self.root.mtime_ns = now_ns();
             self.nodes = self.nodes.saturating_sub(nodes);
             self.bytes = self.bytes.saturating_sub(bytes);
+            self.events.record(event);
             self.sequence = seq;
             return Ok(());
         };
@@ -568,7 +600,10 @@ impl Tree {
             return Err(enotempty());
         }
         self.may_delete_below(node, caller)?;
-        self.unlink(path, name, seq)
+        let event = Event::new(seq, uapi::EVENT_DELETED, path)?;
+        self.unlink(path, name, seq)?;
+        self.events.record(event);
+        Ok(())
     }
 
     /// Removes the ephemeral node at `path` if it still belongs to `session`: the cleanup when
@@ -582,8 +617,14 @@ impl Tree {
             .descend(path.components())
             .is_some_and(|node| node.session == session && node.num_children == 0);
         if ours {
+            let seq = self.sequence + 1;
+            // Without memory for the path, watchers are told that they lost changes.
+            let event =
+                Event::new(seq, uapi::EVENT_DELETED, path).unwrap_or_else(|_| Event::unknown(seq));
             // Cannot fail: the node was just found.
-            let _ = self.unlink(path, name, self.sequence + 1);
+            if self.unlink(path, name, seq).is_ok() {
+                self.events.record(event);
+            }
         }
     }
 
@@ -785,6 +826,16 @@ impl Tree {
             if counted != usage {
                 return Err(broken("ledger differs from the nodes for uid", uid.into()));
             }
+        }
+        let mut version = 0;
+        for event in self.events.iter() {
+            if event.version <= version || event.version > seq {
+                return Err(broken("event log out of order at version", event.version));
+            }
+            version = event.version;
+        }
+        if version != 0 && version != seq {
+            return Err(broken("last event differs from the sequence", version));
         }
         if !self.teardown.is_empty() {
             return Err(broken(

@@ -67,6 +67,9 @@ pub const IOC_LIST: u32 = iowr::<ListArgs>(0x04);
 pub const IOC_STAT: u32 = iowr::<StatArgs>(0x05);
 /// `PATHSTORE_IOC_STORE_STATS`: whole-store usage and limits ([`StoreStats`]).
 pub const IOC_STORE_STATS: u32 = ior::<StoreStats>(0x06);
+/// `PATHSTORE_IOC_WATCH`: wait for a change of a node or of a subtree after a given version
+/// ([`WatchArgs`]).
+pub const IOC_WATCH: u32 = iowr::<WatchArgs>(0x08);
 /// `PATHSTORE_IOC_CHECK`: walk the whole store and verify every counter and invariant
 /// ([`CheckArgs`]). Needs `CAP_SYS_ADMIN`; fails with `EUCLEAN` if anything is inconsistent.
 pub const IOC_CHECK: u32 = ior::<CheckArgs>(0x07);
@@ -112,6 +115,25 @@ pub const DELETE_RECURSIVE: u32 = 1 << 0;
 pub const DELETE_IF_VERSION: u32 = 1 << 1;
 /// Every flag [`DeleteArgs::flags`] accepts.
 pub const DELETE_FLAGS_ALL: u32 = DELETE_RECURSIVE | DELETE_IF_VERSION;
+
+/// [`WatchArgs::flags`]: watch the node and everything below it.
+pub const WATCH_SUBTREE: u32 = 1 << 0;
+/// Every flag [`WatchArgs::flags`] accepts.
+pub const WATCH_FLAGS_ALL: u32 = WATCH_SUBTREE;
+/// [`WatchArgs::timeout_ms`]: wait until a change comes (or a signal).
+pub const WATCH_FOREVER: u32 = u32::MAX;
+
+/// [`WatchArgs::event`]: the node was created.
+pub const EVENT_CREATED: u32 = 1;
+/// [`WatchArgs::event`]: the node's value (or mode) was set.
+pub const EVENT_CHANGED: u32 = 2;
+/// [`WatchArgs::event`]: the node was deleted, with everything below it (the path may be an
+/// ancestor of the watched node).
+pub const EVENT_DELETED: u32 = 3;
+/// [`WatchArgs::event`]: changes after the given version are no longer known (the module keeps
+/// the last `watch_events`): re-read what you watch and watch again after
+/// [`WatchArgs::version`], the current version.
+pub const EVENT_LOST: u32 = 4;
 
 /// Digits of the number [`SET_SEQUENTIAL`] appends (more once the counter needs them).
 pub const SEQUENTIAL_DIGITS: u32 = 10;
@@ -309,6 +331,41 @@ pub struct StoreStats {
     pub uid_max_nodes: u64,
     /// Limit on `uid_bytes` for users other than root (module parameter `uid_max_bytes`).
     pub uid_max_bytes: u64,
+}
+
+/// Argument of [`IOC_WATCH`].
+///
+/// Reports the first change with a version greater than `after` of the node at `path` (the
+/// node created, its value set, or it deleted, possibly with an ancestor) or, with
+/// [`WATCH_SUBTREE`], of any node below it; waits up to `timeout_ms` for one. Watch again with
+/// the reported `version` as `after` to see every change, in order, without missing any.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WatchArgs {
+    /// In: address of the path of the watched node (which need not exist).
+    pub path: u64,
+    /// In: address of the buffer the changed node's path is written to.
+    pub buf: u64,
+    /// In: report changes with a version greater than this (the version from a get, a stat,
+    /// store stats, or the previous watch).
+    pub after: u64,
+    /// Out: the version of the change; for [`EVENT_LOST`], the current version.
+    pub version: u64,
+    /// In: length of the path in bytes.
+    pub path_len: u32,
+    /// In: size of the buffer.
+    pub buf_len: u32,
+    /// In: how long to wait, in milliseconds: 0 does not wait, [`WATCH_FOREVER`] has no limit.
+    pub timeout_ms: u32,
+    /// In: `WATCH_*` flags.
+    pub flags: u32,
+    /// Out: `EVENT_*`.
+    pub event: u32,
+    /// Out: length of the changed node's path (0 for [`EVENT_LOST`]). When the call fails with
+    /// `ERANGE` (the buffer is too small), the size it needs.
+    pub changed_len: u32,
+    /// Must be zero.
+    pub reserved: [u64; 2],
 }
 
 /// Argument of [`IOC_CHECK`]: what the consistency walk counted.

@@ -92,6 +92,29 @@
 /* Every flag struct pathstore_delete.flags accepts. */
 #define PATHSTORE_DELETE_FLAGS_ALL (PATHSTORE_DELETE_RECURSIVE | PATHSTORE_DELETE_IF_VERSION)
 
+/* struct pathstore_watch.flags: watch the node and everything below it. */
+#define PATHSTORE_WATCH_SUBTREE (1U << 0)
+/* Every flag struct pathstore_watch.flags accepts. */
+#define PATHSTORE_WATCH_FLAGS_ALL PATHSTORE_WATCH_SUBTREE
+/* struct pathstore_watch.timeout_ms: wait until a change comes (or a signal). */
+#define PATHSTORE_WATCH_FOREVER 0xffffffffU
+
+/* struct pathstore_watch.event: the node was created. */
+#define PATHSTORE_EVENT_CREATED 1
+/* struct pathstore_watch.event: the node's value (or mode) was set. */
+#define PATHSTORE_EVENT_CHANGED 2
+/*
+ * struct pathstore_watch.event: the node was deleted, with everything below it (the path may be
+ * an ancestor of the watched node).
+ */
+#define PATHSTORE_EVENT_DELETED 3
+/*
+ * struct pathstore_watch.event: changes after the given version are no longer known (the module
+ * keeps the last watch_events): re-read what you watch and watch again after
+ * struct pathstore_watch.version, the current version.
+ */
+#define PATHSTORE_EVENT_LOST 4
+
 /* Digits of the number PATHSTORE_SET_SEQUENTIAL appends. */
 #define PATHSTORE_SEQUENTIAL_DIGITS 10
 
@@ -312,6 +335,42 @@ struct pathstore_check {
 	__u64 reserved[1];
 };
 
+/**
+ * struct pathstore_watch - argument of %PATHSTORE_IOC_WATCH
+ * @path: in: address of the path of the watched node (which need not exist).
+ * @buf: in: address of the buffer the changed node's path is written to.
+ * @after: in: report changes with a version greater than this (the version from a get, a stat,
+ *	store stats, or the previous watch).
+ * @version: out: the version of the change; for %PATHSTORE_EVENT_LOST, the current version.
+ * @path_len: in: length of the path in bytes.
+ * @buf_len: in: size of the buffer.
+ * @timeout_ms: in: how long to wait, in milliseconds: 0 does not wait,
+ *	%PATHSTORE_WATCH_FOREVER has no limit.
+ * @flags: in: ``PATHSTORE_WATCH_*`` flags.
+ * @event: out: ``PATHSTORE_EVENT_*``.
+ * @changed_len: out: length of the changed node's path (0 for %PATHSTORE_EVENT_LOST). When the
+ *	call fails with ERANGE (the buffer is too small), the size it needs.
+ * @reserved: must be zero.
+ *
+ * Reports the first change with a version greater than @after of the node at @path (the node
+ * created, its value set, or it deleted, possibly with an ancestor) or, with
+ * %PATHSTORE_WATCH_SUBTREE, of any node below it; waits up to @timeout_ms for one. Watch again
+ * with the reported @version as @after to see every change, in order, without missing any.
+ */
+struct pathstore_watch {
+	__u64 path;
+	__u64 buf;
+	__u64 after;
+	__u64 version;
+	__u32 path_len;
+	__u32 buf_len;
+	__u32 timeout_ms;
+	__u32 flags;
+	__u32 event;
+	__u32 changed_len;
+	__u64 reserved[2];
+};
+
 /* The handshake: fills struct pathstore_version; never fails on a valid pointer. */
 #define PATHSTORE_IOC_VERSION _IOR(PATHSTORE_IOC_MAGIC, 0x00, struct pathstore_version)
 /* Create or replace a node's value. */
@@ -331,5 +390,7 @@ struct pathstore_check {
  * fails with EUCLEAN if anything is inconsistent.
  */
 #define PATHSTORE_IOC_CHECK _IOR(PATHSTORE_IOC_MAGIC, 0x07, struct pathstore_check)
+/* Wait for a change of a node or of a subtree after a given version. */
+#define PATHSTORE_IOC_WATCH _IOWR(PATHSTORE_IOC_MAGIC, 0x08, struct pathstore_watch)
 
 #endif /* _UAPI_LINUX_PATHSTORE_H */

@@ -176,6 +176,10 @@ fn struct_table() -> Vec<Struct> {
         CheckArgs => "pathstore_check" {
             nodes: u64, bytes: u64, owners: u64, reserved: [u64; 1],
         }
+        WatchArgs => "pathstore_watch" {
+            path: u64, buf: u64, after: u64, version: u64, path_len: u32, buf_len: u32,
+            timeout_ms: u32, flags: u32, event: u32, changed_len: u32, reserved: [u64; 2],
+        }
     }
 }
 
@@ -194,6 +198,14 @@ fn const_table() -> Vec<Const> {
         "PATHSTORE_IOC_STAT" => IOC_STAT,
         "PATHSTORE_IOC_STORE_STATS" => IOC_STORE_STATS,
         "PATHSTORE_IOC_CHECK" => IOC_CHECK,
+        "PATHSTORE_IOC_WATCH" => IOC_WATCH,
+        "PATHSTORE_WATCH_SUBTREE" => WATCH_SUBTREE,
+        "PATHSTORE_WATCH_FLAGS_ALL" => WATCH_FLAGS_ALL,
+        "PATHSTORE_WATCH_FOREVER" => WATCH_FOREVER,
+        "PATHSTORE_EVENT_CREATED" => EVENT_CREATED,
+        "PATHSTORE_EVENT_CHANGED" => EVENT_CHANGED,
+        "PATHSTORE_EVENT_DELETED" => EVENT_DELETED,
+        "PATHSTORE_EVENT_LOST" => EVENT_LOST,
         "PATHSTORE_SET_CREATE" => SET_CREATE,
         "PATHSTORE_SET_MODE" => SET_MODE,
         "PATHSTORE_SET_IF_VERSION" => SET_IF_VERSION,

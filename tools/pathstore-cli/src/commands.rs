@@ -5,6 +5,7 @@ use std::fs;
 use std::io::{self, BufWriter, Read, Write};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::Path;
+use std::time::Duration;
 
 use pathstore::dump::{self, Dump, DumpWriter, Entry, RestoreMode};
 use pathstore::{abi, sequential_path, Conditional, Pathstore};
@@ -227,6 +228,48 @@ fn run_simple(device: &Path, command: Command) -> Result<(), CliError> {
             Ok(())
         }
         Command::Set { .. } => unreachable!("set is run by `run`"),
+        Command::Watch {
+            recursive,
+            after,
+            count,
+            timeout,
+            json,
+            path,
+        } => {
+            let store = open()?;
+            let mut after = match after {
+                Some(after) => after,
+                None => store.store_stats()?.sequence,
+            };
+            let timeout = timeout.map(Duration::from_millis);
+            let mut seen = 0;
+            while count.is_none_or(|count| seen < count) {
+                let Some(event) = store.watch(path.as_bytes(), recursive, after, timeout)? else {
+                    return Err(CliError::Timeout {
+                        path: path.to_string_lossy().into_owned(),
+                        ms: timeout.map_or(0, |t| t.as_millis() as u64),
+                    });
+                };
+                after = event.version;
+                seen += 1;
+                if json {
+                    let fields = vec![
+                        ("version", json!(event.version)),
+                        ("kind", json!(event.kind.name())),
+                        bytes_field("path", "path_base64", event.path),
+                    ];
+                    print_json(&JsonObject(&fields))?;
+                } else {
+                    write_stdout(|out| {
+                        write!(out, "{} {} ", event.version, event.kind.name())?;
+                        out.write_all(&event.path)?;
+                        out.write_all(b"\n")?;
+                        out.flush()
+                    })?;
+                }
+            }
+            Ok(())
+        }
         Command::Check { json } => {
             let report = open()?.check()?;
             let fields = vec![

@@ -179,6 +179,27 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Wait for changes of a node (or, with -r, of a subtree) and print each as
+    /// `VERSION KIND PATH` (KIND: created, changed, deleted, or lost when changes were missed).
+    Watch {
+        /// Watch everything below the node too.
+        #[arg(short, long)]
+        recursive: bool,
+        /// Report the changes after this version (default: the current one, i.e. from now on).
+        #[arg(long, value_name = "VERSION")]
+        after: Option<u64>,
+        /// Stop after N changes.
+        #[arg(long, value_name = "N")]
+        count: Option<u64>,
+        /// Fail (ETIMEDOUT) when no change comes for this many milliseconds.
+        #[arg(long, value_name = "MS")]
+        timeout: Option<u64>,
+        /// Print one JSON object per line.
+        #[arg(long)]
+        json: bool,
+        /// The node's path.
+        path: OsString,
+    },
     /// Verify the whole store's counters and invariants (needs CAP_SYS_ADMIN).
     Check {
         /// Print JSON.
@@ -242,6 +263,8 @@ enum CliError {
         expected: u64,
         current: u64,
     },
+    #[error("watch {path}: no change within {ms} ms (ETIMEDOUT)")]
+    Timeout { path: String, ms: u64 },
     #[error("run {command}: {}", IoDisplay(.source))]
     Spawn { command: String, source: io::Error },
     #[error("{what}: {source}")]

@@ -4,6 +4,7 @@ use std::ffi::c_void;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
+use std::time::Duration;
 
 use pathstore_abi as abi;
 use rustix::fs::{Mode, OFlags};
@@ -534,6 +535,62 @@ impl Pathstore {
         Ok(args)
     }
 
+    /// Waits for the first change after version `after` of the node at `path` (with `subtree`,
+    /// of anything below it too): at most `timeout` (`None`: no limit; zero: not at all).
+    /// Returns `None` when no change came in time. Watch again with the event's version as
+    /// `after` to see every change in order; after [`EventKind::Lost`], re-read what you watch.
+    /// A signal fails the call with `EINTR` (with a timeout), or restarts it (without one,
+    /// under `SA_RESTART`).
+    pub fn watch(
+        &self,
+        path: impl AsRef<[u8]>,
+        subtree: bool,
+        after: u64,
+        timeout: Option<Duration>,
+    ) -> Result<Option<WatchEvent>> {
+        let path = path.as_ref();
+        let fail = |errno| Error::os(Op::Watch, Some(path), errno);
+        let timeout_ms = match timeout {
+            None => abi::WATCH_FOREVER,
+            // Round up, so that a short timeout still waits; stay below WATCH_FOREVER.
+            Some(t) => u32::try_from(t.as_nanos().div_ceil(1_000_000))
+                .unwrap_or(u32::MAX)
+                .min(abi::WATCH_FOREVER - 1),
+        };
+        let mut buf = vec![0u8; 256];
+        loop {
+            let mut args = abi::WatchArgs {
+                path: user_addr(path),
+                path_len: len32(path.len(), Errno::NAMETOOLONG).map_err(fail)?,
+                buf: user_addr_mut(&mut buf),
+                buf_len: buf_len32(buf.len()),
+                after,
+                timeout_ms,
+                flags: if subtree { abi::WATCH_SUBTREE } else { 0 },
+                ..Default::default()
+            };
+            // SAFETY: `WatchArgs` is the argument of `IOC_WATCH`; `path` is readable and `buf`
+            // writable for the lengths given, and both outlive the call.
+            match unsafe { self.call(abi::IOC_WATCH, &mut args) } {
+                Ok(()) => {
+                    buf.truncate(args.changed_len as usize);
+                    let kind = EventKind::from_abi(args.event).ok_or_else(|| fail(Errno::PROTO))?;
+                    return Ok(Some(WatchEvent {
+                        kind,
+                        version: args.version,
+                        path: buf,
+                    }));
+                }
+                Err(Errno::TIMEDOUT) => return Ok(None),
+                // The same change is reported again: make room for its path.
+                Err(Errno::RANGE) if args.changed_len as usize > buf.len() => {
+                    buf.resize(args.changed_len as usize, 0);
+                }
+                Err(errno) => return Err(fail(errno)),
+            }
+        }
+    }
+
     /// Runs the module's consistency check ([`IOC_CHECK`](abi::IOC_CHECK)): a walk of the whole
     /// store verifying every counter and invariant. Needs `CAP_SYS_ADMIN` (`EPERM`); fails with
     /// `EUCLEAN` when the store is inconsistent.
@@ -636,4 +693,53 @@ pub fn sequential_path(prefix: &[u8], number: u64) -> Vec<u8> {
     }
     path.extend_from_slice(format!("{number:0digits$}").as_bytes());
     path
+}
+
+/// What happened to a watched node ([`Pathstore::watch`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EventKind {
+    /// The node was created.
+    Created,
+    /// Its value (or mode) was set.
+    Changed,
+    /// It was deleted, with everything below it (the path may be an ancestor of the watched
+    /// node).
+    Deleted,
+    /// Changes were lost (the module keeps only the last ones): re-read what you watch and
+    /// watch again after the event's version, the current one.
+    Lost,
+}
+
+impl EventKind {
+    /// The kind an `EVENT_*` number stands for.
+    pub fn from_abi(event: u32) -> Option<Self> {
+        match event {
+            abi::EVENT_CREATED => Some(Self::Created),
+            abi::EVENT_CHANGED => Some(Self::Changed),
+            abi::EVENT_DELETED => Some(Self::Deleted),
+            abi::EVENT_LOST => Some(Self::Lost),
+            _ => None,
+        }
+    }
+
+    /// The kind's name: `created`, `changed`, `deleted` or `lost`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Created => "created",
+            Self::Changed => "changed",
+            Self::Deleted => "deleted",
+            Self::Lost => "lost",
+        }
+    }
+}
+
+/// A change reported by [`Pathstore::watch`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WatchEvent {
+    /// What happened.
+    pub kind: EventKind,
+    /// The change's version (for [`EventKind::Lost`], the store's current version).
+    pub version: u64,
+    /// The path of the node that changed (empty for [`EventKind::Lost`]).
+    pub path: Vec<u8>,
 }

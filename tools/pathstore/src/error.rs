@@ -30,6 +30,8 @@ pub enum Op {
     StoreStats,
     /// [`IOC_CHECK`](crate::abi::IOC_CHECK).
     Check,
+    /// [`IOC_WATCH`](crate::abi::IOC_WATCH).
+    Watch,
 }
 
 impl Op {
@@ -47,6 +49,7 @@ impl Op {
             Op::Stat => "stat",
             Op::StoreStats => "stats",
             Op::Check => "check",
+            Op::Watch => "watch",
         }
     }
 }
@@ -237,6 +240,7 @@ pub fn errno_name(errno: Errno) -> Option<&'static str> {
         (Errno::DQUOT, "EDQUOT"),
         (Errno::UCLEAN, "EUCLEAN"),
         (Errno::STALE, "ESTALE"),
+        (Errno::TIMEDOUT, "ETIMEDOUT"),
     ];
     NAMES
         .iter()

@@ -27,8 +27,8 @@ pub mod path;
 mod walk;
 
 pub use client::{
-    sequential_path, user_addr, user_addr_mut, Conditional, GetResult, ListPage, Pathstore,
-    DEFAULT_DEVICE,
+    sequential_path, user_addr, user_addr_mut, Conditional, EventKind, GetResult, ListPage,
+    Pathstore, WatchEvent, DEFAULT_DEVICE,
 };
 pub use error::{errno_name, ErrnoDisplay, Error, Op, Result};
 pub use walk::{Node, Walk};

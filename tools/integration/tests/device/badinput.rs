@@ -82,6 +82,19 @@ fn ioctl<T>(store: &Pathstore, cmd: u32, arg: &mut T) -> Outcome {
     ioctl_at(store, cmd, addr(ptr::from_mut(arg)))
 }
 
+/// A WATCH of `path` for changes after `after` that does not wait, into `out`.
+fn watch_args(path: &[u8], after: u64, out: &mut [u8]) -> abi::WatchArgs {
+    let (path, path_len) = buf(path);
+    abi::WatchArgs {
+        path,
+        path_len,
+        buf: addr(out.as_mut_ptr()),
+        buf_len: out.len() as u32,
+        after,
+        ..Default::default()
+    }
+}
+
 fn set_args(path: &[u8], value: &[u8]) -> SetArgs {
     let (path, path_len) = buf(path);
     let (value, value_len) = buf(value);
@@ -673,6 +686,8 @@ cases! {
     arg_unmapped_version: FAULT => |fx| ioctl_at(fx.store, abi::IOC_VERSION, fx.hole.unmapped()),
     /// A `StoreStats` at a kernel address.
     arg_kernel_store_stats: FAULT => |fx| ioctl_at(fx.store, abi::IOC_STORE_STATS, KERNEL_ADDR),
+    /// A NULL `WatchArgs`.
+    arg_null_watch: FAULT => |fx| ioctl_at(fx.store, abi::IOC_WATCH, 0),
     /// A NULL `CheckArgs`.
     arg_null_check: FAULT => |fx| ioctl_at(fx.store, abi::IOC_CHECK, 0),
     /// A `CheckArgs` at a kernel address.
@@ -855,6 +870,47 @@ cases! {
         let mut out = [0u8; 64];
         let mut a = GetArgs { reserved: [0, u64::MAX], ..get_args(fx.k.as_bytes(), &mut out) };
         ioctl(fx.store, abi::IOC_GET, &mut a)
+    },
+    /// WATCH with an unknown flag.
+    field_watch_unknown_flag: INVAL => |fx| {
+        let mut a = watch_args(fx.k.as_bytes(), 0, &mut []);
+        a.flags = 1 << 1;
+        ioctl(fx.store, abi::IOC_WATCH, &mut a)
+    },
+    /// WATCH with `reserved[1]` set.
+    field_watch_reserved: INVAL => |fx| {
+        let mut a = watch_args(fx.k.as_bytes(), 0, &mut []);
+        a.reserved[1] = 1;
+        ioctl(fx.store, abi::IOC_WATCH, &mut a)
+    },
+    /// WATCH of an empty path.
+    field_watch_empty_path: INVAL => |fx| {
+        let mut a = watch_args(b"", 0, &mut []);
+        ioctl(fx.store, abi::IOC_WATCH, &mut a)
+    },
+    /// WATCH that does not wait, for changes after the current version: none yet.
+    field_watch_nothing_yet: TIMEDOUT => |fx| {
+        let after = stats(fx.store).sequence;
+        let mut a = watch_args(fx.k.as_bytes(), after, &mut []);
+        ioctl(fx.store, abi::IOC_WATCH, &mut a)
+    },
+    /// WATCH whose buffer cannot hold the changed path: the size needed is reported.
+    field_watch_buffer_too_small: RANGE => |fx| {
+        let version = fx.store.stat(&fx.k).map_err(|e| e.errno())?.version;
+        let mut one = [0u8; 1];
+        let mut a = watch_args(fx.k.as_bytes(), version - 1, &mut one);
+        let r = ioctl(fx.store, abi::IOC_WATCH, &mut a);
+        assert_eq!(a.changed_len as usize, fx.k.len(), "WATCH reports the size it needs");
+        assert_eq!(one, [0], "WATCH wrote nothing to a buffer too small");
+        r
+    },
+    /// WATCH with its buffer in an unmapped page.
+    field_watch_unmapped_buffer: FAULT => |fx| {
+        let version = fx.store.stat(&fx.k).map_err(|e| e.errno())?.version;
+        let mut a = watch_args(fx.k.as_bytes(), version - 1, &mut []);
+        a.buf = fx.hole.unmapped();
+        a.buf_len = 64;
+        ioctl(fx.store, abi::IOC_WATCH, &mut a)
     },
     /// DELETE with bit 31 next to `DELETE_RECURSIVE`, of the fixture's root.
     field_delete_flag_bit31_with_recursive: INVAL =>

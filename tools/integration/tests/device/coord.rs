@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use integration::{
     assert_same_snapshot, expect_errno, ok, open, snapshot, stat, Scratch, WORKER_ENV,
 };
-use pathstore::{Conditional, Errno, Pathstore};
+use pathstore::{Conditional, Errno, EventKind, Pathstore, WatchEvent};
 
 /// How long a killed process's ephemeral node may outlive it (it is normally gone as soon as
 /// the process is reaped).
@@ -347,4 +347,271 @@ fn a_leader_election_survives_killed_leaders() {
         || (!ok("exists", store.exists(&node))).then_some(()),
     );
     ok("IOC_CHECK", store.check());
+}
+
+/// The changes a watch reports from version `after` on, without waiting, as
+/// `(kind, version, path)`.
+fn drain(
+    store: &Pathstore,
+    path: &str,
+    subtree: bool,
+    mut after: u64,
+) -> Vec<(EventKind, u64, String)> {
+    let mut seen = Vec::new();
+    while let Some(event) = ok(
+        "watch",
+        store.watch(path, subtree, after, Some(Duration::ZERO)),
+    ) {
+        after = event.version;
+        seen.push((
+            event.kind,
+            event.version,
+            String::from_utf8(event.path).unwrap(),
+        ));
+    }
+    seen
+}
+
+#[test]
+fn a_watch_reports_every_change_in_order() {
+    let store = open();
+    let s = Scratch::new(&store, "coord_watch_order");
+    let (k, c) = (s.path("k"), s.path("k/c"));
+    let v0 = ok("stats", store.store_stats()).sequence;
+    let v1 = ok("create k", store.set(&k, "1"));
+    let v2 = ok("change k", store.set(&k, "2"));
+    let v3 = ok("create k/c", store.set(&c, "3"));
+    ok("delete k", store.delete_recursive(&k));
+    let v4 = ok("stats", store.store_stats()).sequence;
+    use EventKind::*;
+    assert_eq!(
+        drain(&store, &k, false, v0),
+        [
+            (Created, v1, k.clone()),
+            (Changed, v2, k.clone()),
+            (Deleted, v4, k.clone())
+        ],
+        "a node watch sees its node's changes, not its children's"
+    );
+    assert_eq!(
+        drain(&store, &k, true, v0),
+        [
+            (Created, v1, k.clone()),
+            (Changed, v2, k.clone()),
+            (Created, v3, c.clone()),
+            (Deleted, v4, k.clone()),
+        ],
+        "a subtree watch sees everything below too"
+    );
+    assert_eq!(
+        drain(&store, &c, false, v3),
+        [(Deleted, v4, k.clone())],
+        "the deletion of an ancestor reaches a watch of the node"
+    );
+    assert!(drain(&store, &s.path("other"), true, v0).is_empty());
+}
+
+#[test]
+fn many_waiters_wake_on_one_change() {
+    const WAITERS: usize = 8;
+    let store = open();
+    let s = Scratch::new(&store, "coord_watch_many");
+    let node = s.path("n");
+    let after = ok("stats", store.store_stats()).sequence;
+    let (events, took) = std::thread::scope(|scope| {
+        let waiters: Vec<_> = (0..WAITERS)
+            .map(|_| {
+                let node = &node;
+                scope.spawn(move || {
+                    let store = open();
+                    ok("watch", store.watch(node, false, after, None)).expect("no timeout")
+                })
+            })
+            .collect();
+        std::thread::sleep(Duration::from_millis(300));
+        let start = Instant::now();
+        ok("set", store.set(&node, "v"));
+        let events: Vec<WatchEvent> = waiters.into_iter().map(|w| w.join().unwrap()).collect();
+        (events, start.elapsed())
+    });
+    let version = stat(&store, &node).version;
+    for event in &events {
+        assert_eq!((event.kind, event.version), (EventKind::Created, version));
+        assert_eq!(event.path, node.as_bytes());
+    }
+    println!("{WAITERS} waiters woken by one set within {took:?}");
+    assert!(took < Duration::from_secs(10), "waking took {took:?}");
+}
+
+#[test]
+fn a_watch_times_out_when_nothing_changes() {
+    let store = open();
+    let s = Scratch::new(&store, "coord_watch_timeout");
+    let after = ok("stats", store.store_stats()).sequence;
+    let start = Instant::now();
+    let got = ok(
+        "watch",
+        store.watch(
+            s.path("quiet"),
+            true,
+            after,
+            Some(Duration::from_millis(300)),
+        ),
+    );
+    let took = start.elapsed();
+    assert!(got.is_none(), "nothing changed, got {got:?}");
+    assert!(
+        took >= Duration::from_millis(250) && took < Duration::from_secs(10),
+        "a 300 ms watch returned after {took:?}"
+    );
+}
+
+extern "C" fn on_signal(_: libc::c_int) {}
+
+/// Installs a handler for SIGUSR1, with or without `SA_RESTART`.
+fn catch_sigusr1(restart: bool) {
+    // SAFETY: A zeroed `sigaction` is valid; the handler does nothing, which is async-signal
+    // safe.
+    unsafe {
+        let mut action: libc::sigaction = std::mem::zeroed();
+        action.sa_sigaction = on_signal as extern "C" fn(libc::c_int) as usize;
+        action.sa_flags = if restart { libc::SA_RESTART } else { 0 };
+        libc::sigemptyset(&mut action.sa_mask);
+        assert_eq!(
+            libc::sigaction(libc::SIGUSR1, &action, std::ptr::null_mut()),
+            0
+        );
+    }
+}
+
+/// Runs a watch of `node` with `timeout` in a thread, signals it after 300 ms, then (if it is
+/// still waiting) sets `node`; returns what the watch returned.
+fn signal_a_watch(node: &str, timeout: Option<Duration>) -> pathstore::Result<Option<WatchEvent>> {
+    let store = open();
+    let after = ok("stats", store.store_stats()).sequence;
+    std::thread::scope(|scope| {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let watcher = scope.spawn(move || {
+            // SAFETY: `pthread_self` has no preconditions.
+            tx.send(unsafe { libc::pthread_self() }).unwrap();
+            open().watch(node, false, after, timeout)
+        });
+        let thread = rx.recv().unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+        // SAFETY: `thread` is alive: the scope joins it below.
+        assert_eq!(unsafe { libc::pthread_kill(thread, libc::SIGUSR1) }, 0);
+        std::thread::sleep(Duration::from_millis(300));
+        if !watcher.is_finished() {
+            ok("set", store.set(node, "v"));
+        }
+        watcher.join().unwrap()
+    })
+}
+
+#[test]
+fn signals_interrupt_a_timed_watch_and_restart_an_endless_one() {
+    let store = open();
+    let s = Scratch::new(&store, "coord_watch_signal");
+    catch_sigusr1(false);
+    expect_errno(
+        "a 10 s watch interrupted by a signal",
+        signal_a_watch(&s.path("a"), Some(Duration::from_secs(10))),
+        Errno::INTR,
+    );
+    expect_errno(
+        "an endless watch interrupted by a signal without SA_RESTART",
+        signal_a_watch(&s.path("b"), None),
+        Errno::INTR,
+    );
+    catch_sigusr1(true);
+    let event = ok(
+        "an endless watch under SA_RESTART",
+        signal_a_watch(&s.path("c"), None),
+    )
+    .expect("no timeout");
+    assert_eq!(
+        (event.kind, event.path),
+        (EventKind::Created, s.path("c").into_bytes()),
+        "the restarted watch reports the change that came after the signal"
+    );
+}
+
+#[test]
+fn a_work_queue_consumes_every_item_exactly_once() {
+    const PRODUCERS: usize = 2;
+    const CONSUMERS: usize = 3;
+    const ITEMS: usize = 60;
+    let store = open();
+    let s = Scratch::new(&store, "coord_queue");
+    let items = s.path("items");
+    ok("create the queue", store.set(&items, ""));
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    let consumed: Vec<Vec<String>> = std::thread::scope(|scope| {
+        for p in 0..PRODUCERS {
+            let (items, done) = (&items, &done);
+            scope.spawn(move || {
+                let store = open();
+                for n in 0..ITEMS {
+                    ok(
+                        "enqueue",
+                        store.create_sequential(
+                            format!("{items}/item-"),
+                            format!("p{p}-{n}"),
+                            false,
+                        ),
+                    );
+                    if n % 10 == 0 {
+                        std::thread::sleep(Duration::from_millis(20));
+                    }
+                }
+                done.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            });
+        }
+        let consumers: Vec<_> = (0..CONSUMERS)
+            .map(|_| {
+                let (items, done) = (&items, &done);
+                scope.spawn(move || {
+                    let store = open();
+                    let mut mine = Vec::new();
+                    loop {
+                        let finished = done.load(std::sync::atomic::Ordering::SeqCst) == PRODUCERS;
+                        let seen = ok("stats", store.store_stats()).sequence;
+                        let names = ok("list", store.list(items));
+                        for name in &names {
+                            let path = format!("{items}/{}", String::from_utf8_lossy(name));
+                            // Claim the item: read it, then delete it at that version.
+                            let Ok((value, version)) = store.get_with_version(&path) else {
+                                continue;
+                            };
+                            if let Ok(Conditional::Done(())) =
+                                store.delete_if_version(&path, version, false)
+                            {
+                                mine.push(String::from_utf8(value).unwrap());
+                            }
+                        }
+                        if names.is_empty() && finished {
+                            return mine;
+                        }
+                        if names.is_empty() {
+                            // Sleep until something is enqueued after what the list saw.
+                            let _ = ok(
+                                "watch the queue",
+                                store.watch(items, true, seen, Some(Duration::from_secs(1))),
+                            );
+                        }
+                    }
+                })
+            })
+            .collect();
+        consumers.into_iter().map(|c| c.join().unwrap()).collect()
+    });
+    let mut all: Vec<&String> = consumed.iter().flatten().collect();
+    let total = all.len();
+    all.sort();
+    all.dedup();
+    assert_eq!(all.len(), total, "an item was consumed twice");
+    assert_eq!(total, PRODUCERS * ITEMS, "every item is consumed");
+    let counts: Vec<usize> = consumed.iter().map(Vec::len).collect();
+    println!("{PRODUCERS} producers, {CONSUMERS} consumers: {counts:?} items each");
+    assert!(ok("list", store.list(&items)).is_empty());
 }

@@ -3,8 +3,10 @@
 //! (`BINARY --test-threads=1 limits::`). Each test first checks those limits and empties the
 //! store.
 
-use integration::{expect_fails_unchanged, ok, open, stat, stats};
-use pathstore::{Errno, Pathstore};
+use std::time::Duration;
+
+use integration::{expect_fails_unchanged, ok, open, stat, stats, Scratch};
+use pathstore::{Errno, EventKind, Pathstore};
 
 use crate::paths::{every_operation_fails, path_of_depth, path_of_len};
 
@@ -365,4 +367,41 @@ fn full_store_recursive_delete_empties_it() {
     assert_eq!(stats(&store).nodes, MAX_NODES);
     ok("delete_recursive /", store.delete_recursive("/"));
     assert_usage(&store, 1, 0, "emptied again");
+}
+
+/// The pass loads the module with `watch_events=16`: the log keeps the last 16 changes.
+const WATCH_EVENTS: u64 = 16;
+
+#[test]
+fn a_watch_behind_the_event_log_reports_lost_changes() {
+    let store = small_store();
+    let s = Scratch::new(&store, "w");
+    let node = s.path("k");
+    let before = stats(&store).sequence;
+    for n in 0..WATCH_EVENTS + 4 {
+        ok("set", store.set(&node, n.to_string()));
+    }
+    let now = stats(&store).sequence;
+    let lost = ok(
+        "watch",
+        store.watch(&node, false, before, Some(Duration::ZERO)),
+    )
+    .expect("changes happened");
+    assert_eq!((lost.kind, lost.version), (EventKind::Lost, now));
+    assert!(lost.path.is_empty());
+    // From the reported version on, nothing is lost.
+    ok("set", store.set(&node, "again"));
+    let next = ok(
+        "watch",
+        store.watch(&node, false, lost.version, Some(Duration::ZERO)),
+    )
+    .expect("a change");
+    assert_eq!((next.kind, next.version), (EventKind::Changed, now + 1));
+    // The last 16 changes are still known.
+    let recent = ok(
+        "watch",
+        store.watch(&node, false, now + 1 - WATCH_EVENTS, Some(Duration::ZERO)),
+    )
+    .expect("a change");
+    assert_eq!(recent.kind, EventKind::Changed);
 }

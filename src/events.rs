@@ -1,0 +1,201 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The change log that watches read: the most recent changes of the store, one per version.
+//!
+//! Every change of the store takes the next version (the store-wide sequence number) and leaves
+//! one [`Event`] here: the node created, changed or deleted. The log keeps the last
+//! `watch_events` of them (a module parameter); a watcher that asks for changes older than that
+//! learns that some were lost ([`Found::Lost`]) and re-reads what it watches.
+
+use kernel::{
+    alloc::kvec::PushError,
+    prelude::*, //
+};
+
+use crate::{
+    path::Path,
+    uapi, //
+};
+
+/// One change of the store.
+pub(crate) struct Event {
+    /// The version the change took.
+    pub(crate) version: u64,
+    /// `uapi::EVENT_*`.
+    pub(crate) kind: u32,
+    /// The path of the node (without a trailing `/`); empty for [`uapi::EVENT_LOST`].
+    pub(crate) path: KVVec<u8>,
+}
+
+impl Event {
+    /// A change of kind `kind` to the node at `path`, as version `version`. Allocates the copy of
+    /// the path, so call it before changing anything.
+    pub(crate) fn new(version: u64, kind: u32, path: &Path<'_>) -> Result<Self> {
+        let bytes = path.as_bytes();
+        let mut copy = KVVec::with_capacity(bytes.len(), GFP_KERNEL)?;
+        copy.extend_from_slice(bytes, GFP_KERNEL)?;
+        Ok(Self {
+            version,
+            kind,
+            path: copy,
+        })
+    }
+
+    /// A change whose path could not be recorded (no memory for it, in a cleanup that cannot
+    /// fail): every watcher that reaches it is told that it lost changes.
+    pub(crate) fn unknown(version: u64) -> Self {
+        Self {
+            version,
+            kind: uapi::EVENT_LOST,
+            path: KVVec::new(),
+        }
+    }
+
+    /// Whether a watch of `watched` (with `subtree`, of everything below it too) sees this change.
+    fn concerns(&self, watched: &[u8], subtree: bool) -> bool {
+        let path = &self.path[..];
+        self.kind == uapi::EVENT_LOST
+            || path == watched
+            || (self.kind == uapi::EVENT_DELETED && is_below(watched, path))
+            || (subtree && is_below(path, watched))
+    }
+}
+
+/// Whether `path` is strictly below `ancestor` (both without a trailing `/`).
+fn is_below(path: &[u8], ancestor: &[u8]) -> bool {
+    if ancestor == b"/" {
+        return path.len() > 1;
+    }
+    path.len() > ancestor.len() && path.starts_with(ancestor) && path[ancestor.len()] == b'/'
+}
+
+/// What a watch found in the log.
+pub(crate) enum Found<'a> {
+    /// The first change after the watch's version that concerns it.
+    Event(&'a Event),
+    /// Changes after the watch's version are no longer in the log (or one was not recorded):
+    /// the watcher must re-read what it watches. Holds the current version.
+    Lost(u64),
+    /// No change after the watch's version concerns it (yet).
+    Nothing,
+}
+
+/// The last changes of the store, oldest first.
+pub(crate) struct EventLog {
+    /// A ring of at most `capacity` events; once full, `oldest` is the index of the oldest.
+    ring: KVVec<Event>,
+    oldest: usize,
+}
+
+impl EventLog {
+    /// An empty log that keeps `capacity` events (at least one).
+    pub(crate) fn new(capacity: u32) -> Result<Self> {
+        Ok(Self {
+            ring: KVVec::with_capacity(capacity.max(1) as usize, GFP_KERNEL)?,
+            oldest: 0,
+        })
+    }
+
+    /// Records `event`, forgetting the oldest one when the log is full. Never allocates.
+    pub(crate) fn record(&mut self, event: Event) {
+        if let Err(PushError(event)) = self.ring.push_within_capacity(event) {
+            if let Some(slot) = self.ring.get_mut(self.oldest) {
+                *slot = event;
+                self.oldest = (self.oldest + 1) % self.ring.len();
+            }
+        }
+    }
+
+    /// The events, oldest first.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &Event> {
+        let (newer, older) = self.ring.split_at(self.oldest);
+        Iterator::chain(older.iter(), newer.iter())
+    }
+
+    /// The first change after version `after` that concerns a watch of `watched` (with
+    /// `subtree`, of everything below it too), given that the store is at version `current`.
+    pub(crate) fn find(
+        &self,
+        watched: &[u8],
+        subtree: bool,
+        after: u64,
+        current: u64,
+    ) -> Found<'_> {
+        if after >= current {
+            return Found::Nothing;
+        }
+        let mut events = self.iter().skip_while(|e| e.version <= after).peekable();
+        // Versions are dense: the change right after `after` must still be here.
+        if events.peek().is_none_or(|e| e.version != after + 1) {
+            return Found::Lost(current);
+        }
+        for event in events {
+            if event.concerns(watched, subtree) {
+                return if event.kind == uapi::EVENT_LOST {
+                    Found::Lost(current)
+                } else {
+                    Found::Event(event)
+                };
+            }
+        }
+        Found::Nothing
+    }
+}
+
+#[kunit_tests(pathstore_events)]
+mod tests {
+    use super::*;
+    use crate::limits::Limits;
+
+    fn event(version: u64, kind: u32, path: &[u8]) -> Result<Event> {
+        Event::new(
+            version,
+            kind,
+            &Path::parse(path, &Limits::from_params(16, 256, 8, 20, 200))?,
+        )
+    }
+
+    fn found(log: &EventLog, watched: &[u8], subtree: bool, after: u64, now: u64) -> (u32, u64) {
+        match log.find(watched, subtree, after, now) {
+            Found::Event(e) => (e.kind, e.version),
+            Found::Lost(current) => (uapi::EVENT_LOST, current),
+            Found::Nothing => (0, 0),
+        }
+    }
+
+    #[test]
+    fn matching_and_loss() -> Result {
+        let mut log = EventLog::new(3)?;
+        log.record(event(1, uapi::EVENT_CREATED, b"/a/b")?);
+        log.record(event(2, uapi::EVENT_CHANGED, b"/a")?);
+        log.record(event(3, uapi::EVENT_DELETED, b"/a")?);
+        // A node watch sees its own changes and the deletion of an ancestor.
+        assert_eq!(found(&log, b"/a/b", false, 0, 3), (uapi::EVENT_CREATED, 1));
+        assert_eq!(found(&log, b"/a/b", false, 1, 3), (uapi::EVENT_DELETED, 3));
+        assert_eq!(found(&log, b"/a", false, 0, 3), (uapi::EVENT_CHANGED, 2));
+        // A subtree watch sees what is below; `/ab` is not below `/a`.
+        assert_eq!(found(&log, b"/", true, 0, 3), (uapi::EVENT_CREATED, 1));
+        assert_eq!(found(&log, b"/ab", true, 0, 3), (0, 0));
+        assert_eq!(
+            found(&log, b"/a/b/c", false, 0, 3),
+            (uapi::EVENT_DELETED, 3)
+        );
+        assert_eq!(found(&log, b"/a", false, 3, 3), (0, 0));
+        // The ring forgets version 1: asking from 0 has lost changes.
+        log.record(event(4, uapi::EVENT_CREATED, b"/x")?);
+        assert_eq!(found(&log, b"/x", false, 0, 4), (uapi::EVENT_LOST, 4));
+        assert_eq!(found(&log, b"/x", false, 1, 4), (uapi::EVENT_CREATED, 4));
+        let versions: KVec<u64> = {
+            let mut v = KVec::new();
+            for e in log.iter() {
+                v.push(e.version, GFP_KERNEL)?;
+            }
+            v
+        };
+        assert_eq!(&versions[..], &[2, 3, 4]);
+        // An unrecorded change reaches every watcher as a loss.
+        log.record(Event::unknown(5));
+        assert_eq!(found(&log, b"/q", false, 4, 5), (uapi::EVENT_LOST, 5));
+        Ok(())
+    }
+}

@@ -1,0 +1,152 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The store that every open file shares: the tree under its lock, and the condition that
+//! watchers wait on.
+
+use kernel::{
+    new_condvar,
+    new_mutex,
+    prelude::*,
+    sync::{
+        Arc,
+        CondVar,
+        CondVarTimeoutResult,
+        Mutex, //
+    },
+    time::Jiffies, //
+};
+
+use crate::{
+    access::Caller,
+    events::Found,
+    limits::Limits,
+    path::Path,
+    tree::Tree,
+    uapi, //
+};
+
+/// The tree and its waiters.
+#[pin_data]
+pub(crate) struct Store {
+    /// The tree. Requests hold the lock only while they touch the tree, never across an access
+    /// to user memory.
+    #[pin]
+    tree: Mutex<Tree>,
+    /// Notified after every change of the tree; watchers wait on it with `tree` released.
+    #[pin]
+    changed: CondVar,
+}
+
+/// How long a watch waits for a change.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Wait {
+    /// Not at all: report what already happened.
+    No,
+    /// At most this long.
+    For(Jiffies),
+    /// Until a change comes (or a signal).
+    Forever,
+}
+
+/// The change a watch reports.
+pub(crate) struct Change {
+    /// `uapi::EVENT_*`.
+    pub(crate) kind: u32,
+    /// The version of the change; for [`uapi::EVENT_LOST`], the store's current version.
+    pub(crate) version: u64,
+}
+
+impl Store {
+    /// A store holding an empty tree under `limits`.
+    pub(crate) fn new(limits: Limits) -> Result<Arc<Self>> {
+        Arc::pin_init(
+            try_pin_init!(Self {
+                tree <- new_mutex!(Tree::new(limits)?),
+                changed <- new_condvar!(),
+            }),
+            GFP_KERNEL,
+        )
+    }
+
+    /// Runs `f`, which only reads, on the tree under its lock.
+    pub(crate) fn read<R>(&self, f: impl FnOnce(&Tree) -> Result<R>) -> Result<R> {
+        f(&self.tree.lock())
+    }
+
+    /// Runs `f`, which may change the tree, under its lock, and wakes the watchers if it did.
+    pub(crate) fn change<R>(&self, f: impl FnOnce(&mut Tree) -> Result<R>) -> Result<R> {
+        let mut tree = self.tree.lock();
+        let before = tree.sequence();
+        let result = f(&mut tree);
+        if tree.sequence() != before {
+            self.changed.notify_all();
+        }
+        result
+    }
+
+    /// Waits as `wait` says for the first change after version `after` of the node at `path`
+    /// (with `subtree`, of anything below it too), for `caller`, who must be allowed to read the
+    /// node if it exists (`EACCES`). The changed node's path is written to `changed`, whose
+    /// capacity must hold any path of the store (it is not grown).
+    ///
+    /// Fails with `ETIMEDOUT` when no change comes in time, and when a signal arrives with
+    /// `EINTR` (after a finite wait) or `ERESTARTSYS` (waiting forever: the call is restarted
+    /// under `SA_RESTART`, which is safe as it asks for the same changes again).
+    pub(crate) fn watch(
+        &self,
+        path: &Path<'_>,
+        subtree: bool,
+        after: u64,
+        wait: Wait,
+        caller: &Caller,
+        changed: &mut KVVec<u8>,
+    ) -> Result<Change> {
+        let mut tree = self.tree.lock();
+        let mut wait = wait;
+        loop {
+            tree.may_watch(path, caller)?;
+            changed.clear();
+            match tree
+                .events()
+                .find(path.as_bytes(), subtree, after, tree.sequence())
+            {
+                Found::Event(event) => {
+                    for &b in event.path.iter() {
+                        changed.push_within_capacity(b).map_err(|_| ENOMEM)?;
+                    }
+                    return Ok(Change {
+                        kind: event.kind,
+                        version: event.version,
+                    });
+                }
+                Found::Lost(current) => {
+                    return Ok(Change {
+                        kind: uapi::EVENT_LOST,
+                        version: current,
+                    })
+                }
+                Found::Nothing => {}
+            }
+            let jiffies = match wait {
+                Wait::No => return Err(ETIMEDOUT),
+                Wait::For(jiffies) => jiffies,
+                Wait::Forever => Jiffies::MAX,
+            };
+            match self.changed.wait_interruptible_timeout(&mut tree, jiffies) {
+                CondVarTimeoutResult::Woken { jiffies } => {
+                    if let Wait::For(_) = wait {
+                        wait = Wait::For(jiffies);
+                    }
+                }
+                // Look once more: a change may have come with the timeout.
+                CondVarTimeoutResult::Timeout => wait = Wait::No,
+                CondVarTimeoutResult::Signal { .. } => {
+                    return Err(match wait {
+                        Wait::Forever => ERESTARTSYS,
+                        _ => EINTR,
+                    });
+                }
+            }
+        }
+    }
+}
