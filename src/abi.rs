@@ -47,6 +47,8 @@ plain_abi_struct! {
     uapi::StoreStats => [u64, u64, u64, u64, u64, u32, u32, u32, u32, u64, u64, u64, u64],
     uapi::CheckArgs => [u64, u64, u64, [u64; 1]],
     uapi::WatchArgs => [u64, u64, u64, u64, u32, u32, u32, u32, u32, u32, [u64; 2]],
+    uapi::TxnOp => [u64, u64, u32, u32, u32, u32, u64, u32, u32, [u64; 2]],
+    uapi::TxnArgs => [u64, u32, u32, u64, u64, u32, u32, [u64; 2]],
 }
 
 // The shared encoding in `uapi` must agree with the kernel's `_IOC` macros.
@@ -60,6 +62,7 @@ const _: () = assert!(uapi::IOC_STAT == _IOWR::<uapi::StatArgs>(MAGIC, 0x05));
 const _: () = assert!(uapi::IOC_STORE_STATS == _IOR::<uapi::StoreStats>(MAGIC, 0x06));
 const _: () = assert!(uapi::IOC_CHECK == _IOR::<uapi::CheckArgs>(MAGIC, 0x07));
 const _: () = assert!(uapi::IOC_WATCH == _IOWR::<uapi::WatchArgs>(MAGIC, 0x08));
+const _: () = assert!(uapi::IOC_TXN == _IOWR::<uapi::TxnArgs>(MAGIC, 0x09));
 
 /// `ENAMETOOLONG`: a path, a component or a depth past its limit.
 pub(crate) fn enametoolong() -> Error {

@@ -59,6 +59,7 @@ use crate::{
     text::Command,
     tree::{
         SetOptions,
+        TxnOp,
         Value, //
     },
     uapi, MODULE_VERSION,
@@ -488,6 +489,145 @@ impl OpenFile {
         Ok(0)
     }
 
+    fn txn(&self, arg: usize) -> Result<isize> {
+        let (mut reader, mut writer) =
+            UserSlice::new(UserPtr::from_addr(arg), size_of::<uapi::TxnArgs>()).reader_writer();
+        let mut a: uapi::TxnArgs = reader.read()?;
+        if a.flags != 0 || a.pad != 0 || a.reserved != [0; 2] || a.count == 0 {
+            return Err(EINVAL);
+        }
+        if a.count > uapi::TXN_MAX_OPS {
+            return Err(E2BIG);
+        }
+        a.failed = u32::MAX;
+        a.current = 0;
+        let count = a.count as usize;
+        let mut ops_reader =
+            UserSlice::new(user_ptr(a.ops)?, count * size_of::<uapi::TxnOp>()).reader();
+        let mut raw = KVVec::with_capacity(count, GFP_KERNEL)?;
+        for _ in 0..count {
+            raw.push(ops_reader.read::<uapi::TxnOp>()?, GFP_KERNEL)?;
+        }
+        // Copy every path and value in; on a bad operation, say which.
+        let mut inputs = KVVec::with_capacity(count, GFP_KERNEL)?;
+        for (index, op) in raw.iter().enumerate() {
+            match self.txn_input(op) {
+                Ok(input) => inputs.push(input, GFP_KERNEL)?,
+                Err(e) => {
+                    a.failed = index as u32;
+                    writer.write(&a)?;
+                    return Err(e);
+                }
+            }
+        }
+        let mut ops = KVVec::with_capacity(count, GFP_KERNEL)?;
+        for (index, (op, (path_buf, value))) in raw.iter().zip(inputs.iter()).enumerate() {
+            match Self::txn_op(op, path_buf, value, &self.limits) {
+                Ok(op) => ops.push(op, GFP_KERNEL)?,
+                Err(e) => {
+                    a.failed = index as u32;
+                    writer.write(&a)?;
+                    return Err(e);
+                }
+            }
+        }
+        // Fail on an argument we cannot write back before changing anything.
+        UserSlice::new(UserPtr::from_addr(arg), size_of::<uapi::TxnArgs>())
+            .writer()
+            .write(&a)?;
+        let result = self
+            .store
+            .change(|t| Ok(t.transaction(&ops, &self.caller)))?;
+        match result {
+            Ok(version) => {
+                a.version = version;
+                writer.write(&a)?;
+                Ok(0)
+            }
+            Err(failure) => {
+                a.failed = failure.index.map_or(u32::MAX, |i| i as u32);
+                a.current = failure.current;
+                writer.write(&a)?;
+                Err(failure.error)
+            }
+        }
+    }
+
+    /// Checks one operation of a transaction and copies its path and value in.
+    fn txn_input(&self, op: &uapi::TxnOp) -> Result<(KVVec<u8>, Option<Arc<Value>>)> {
+        let (flags_allowed, version_allowed) = match op.op {
+            uapi::TXN_CHECK_VERSION => (0, true),
+            uapi::TXN_CHECK_ABSENT => (0, false),
+            uapi::TXN_SET => (
+                uapi::SET_CREATE | uapi::SET_MODE | uapi::SET_IF_VERSION,
+                op.flags & uapi::SET_IF_VERSION != 0,
+            ),
+            uapi::TXN_DELETE => (
+                uapi::DELETE_RECURSIVE | uapi::DELETE_IF_VERSION,
+                op.flags & uapi::DELETE_IF_VERSION != 0,
+            ),
+            _ => return Err(EINVAL),
+        };
+        let is_set = op.op == uapi::TXN_SET;
+        let mode_allowed = if is_set && op.flags & uapi::SET_MODE != 0 {
+            uapi::MODE_ALL
+        } else {
+            0
+        };
+        if op.flags & !flags_allowed != 0
+            || (is_set && op.flags & uapi::SET_IF_VERSION != 0 && op.flags & uapi::SET_CREATE != 0)
+            || (!version_allowed && op.expected_version != 0)
+            || op.mode & !mode_allowed != 0
+            || op.pad != 0
+            || op.reserved != [0; 2]
+            || (!is_set && op.value_len != 0)
+        {
+            return Err(EINVAL);
+        }
+        let path = copy_path(op.path, op.path_len, &self.limits)?;
+        if !is_set {
+            return Ok((path, None));
+        }
+        if op.value_len > self.limits.max_value_len {
+            return Err(E2BIG);
+        }
+        let value = Value::new(copy_in(op.value, op.value_len as usize)?)?;
+        Ok((path, Some(value)))
+    }
+
+    /// The tree's view of one checked operation of a transaction.
+    fn txn_op<'p>(
+        op: &uapi::TxnOp,
+        path: &'p [u8],
+        value: &Option<Arc<Value>>,
+        limits: &Limits,
+    ) -> Result<TxnOp<'p>> {
+        let path = Path::parse(path, limits)?;
+        Ok(match (op.op, value) {
+            (uapi::TXN_CHECK_VERSION, _) => TxnOp::CheckVersion(path, op.expected_version),
+            (uapi::TXN_CHECK_ABSENT, _) => TxnOp::CheckAbsent(path),
+            (uapi::TXN_SET, Some(value)) => {
+                let flag = |f: u32| op.flags & f != 0;
+                let opts = SetOptions {
+                    create_only: flag(uapi::SET_CREATE),
+                    mode: flag(uapi::SET_MODE).then_some(op.mode),
+                    if_version: flag(uapi::SET_IF_VERSION).then_some(op.expected_version),
+                    ephemeral: None,
+                };
+                TxnOp::Set(path, value.clone(), opts)
+            }
+            (uapi::TXN_DELETE, _) => {
+                if path.is_root() {
+                    return Err(EINVAL);
+                }
+                let if_version =
+                    (op.flags & uapi::DELETE_IF_VERSION != 0).then_some(op.expected_version);
+                TxnOp::Delete(path, op.flags & uapi::DELETE_RECURSIVE != 0, if_version)
+            }
+            _ => return Err(EINVAL),
+        })
+    }
+
     /// Runs one text command, returning its response (empty for commands without output).
     fn run_text(&self, command: Command<'_>) -> Result<KVVec<u8>> {
         let limits = &self.limits;
@@ -628,6 +768,7 @@ impl MiscDevice for OpenFile {
             uapi::IOC_STORE_STATS => me.store_stats(arg),
             uapi::IOC_CHECK => me.check(arg),
             uapi::IOC_WATCH => me.watch(arg),
+            uapi::IOC_TXN => me.txn(arg),
             _ => Err(ENOTTY),
         }
     }

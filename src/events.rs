@@ -85,6 +85,8 @@ pub(crate) struct EventLog {
     /// A ring of at most `capacity` events; once full, `oldest` is the index of the oldest.
     ring: KVVec<Event>,
     oldest: usize,
+    /// The newest version of an event the ring forgot (0 while it forgot none).
+    forgotten: u64,
 }
 
 impl EventLog {
@@ -93,6 +95,7 @@ impl EventLog {
         Ok(Self {
             ring: KVVec::with_capacity(capacity.max(1) as usize, GFP_KERNEL)?,
             oldest: 0,
+            forgotten: 0,
         })
     }
 
@@ -100,6 +103,7 @@ impl EventLog {
     pub(crate) fn record(&mut self, event: Event) {
         if let Err(PushError(event)) = self.ring.push_within_capacity(event) {
             if let Some(slot) = self.ring.get_mut(self.oldest) {
+                self.forgotten = self.forgotten.max(slot.version);
                 *slot = event;
                 self.oldest = (self.oldest + 1) % self.ring.len();
             }
@@ -124,12 +128,11 @@ impl EventLog {
         if after >= current {
             return Found::Nothing;
         }
-        let mut events = self.iter().skip_while(|e| e.version <= after).peekable();
-        // Versions are dense: the change right after `after` must still be here.
-        if events.peek().is_none_or(|e| e.version != after + 1) {
+        // Some change after `after` may be among the forgotten ones.
+        if after < self.forgotten {
             return Found::Lost(current);
         }
-        for event in events {
+        for event in self.iter().skip_while(|e| e.version <= after) {
             if event.concerns(watched, subtree) {
                 return if event.kind == uapi::EVENT_LOST {
                     Found::Lost(current)

@@ -50,6 +50,13 @@ pub(crate) struct Charge {
     reservation: Option<RBTreeNodeReservation<u32, Usage>>,
 }
 
+impl Charge {
+    /// The user charged.
+    pub(crate) fn uid(&self) -> u32 {
+        self.uid
+    }
+}
+
 impl Ledger {
     /// An empty ledger.
     pub(crate) fn new() -> Self {
@@ -120,6 +127,38 @@ impl Ledger {
                         .insert(reservation.into_node(charge.uid, charge.after));
                 }
             }
+        }
+    }
+
+    /// Applies a prepared charge like [`Ledger::commit`], but keeps the user's entry even when
+    /// it becomes empty, so that a transaction can restore it without allocating; the
+    /// transaction then calls [`Ledger::restore`] or [`Ledger::prune`].
+    pub(crate) fn commit_keeping(&mut self, charge: Charge) {
+        match self.owners.get_mut(&charge.uid) {
+            Some(usage) => *usage = charge.after,
+            None => {
+                if let Some(reservation) = charge.reservation {
+                    self.owners
+                        .insert(reservation.into_node(charge.uid, charge.after));
+                }
+            }
+        }
+    }
+
+    /// Sets what `uid` owns back to `usage` (removing the entry when empty). Never allocates:
+    /// an entry that is missing is left missing, which only happens for an empty `usage`.
+    pub(crate) fn restore(&mut self, uid: u32, usage: Usage) {
+        if usage.is_empty() {
+            self.owners.remove(&uid);
+        } else if let Some(entry) = self.owners.get_mut(&uid) {
+            *entry = usage;
+        }
+    }
+
+    /// Removes the entry of `uid` if it owns nothing.
+    pub(crate) fn prune(&mut self, uid: u32) {
+        if self.usage(uid).is_empty() {
+            self.owners.remove(&uid);
         }
     }
 

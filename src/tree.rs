@@ -46,6 +46,7 @@ use crate::{
     limits::Limits,
     path::Path,
     quota::{
+        Charge,
         Ledger,
         Usage, //
     },
@@ -137,6 +138,10 @@ impl Ord for Name {
         self.as_bytes().cmp(other.as_bytes())
     }
 }
+
+mod txn;
+
+pub(crate) use txn::TxnOp;
 
 /// The current time for node timestamps, in nanoseconds since the epoch.
 fn now_ns() -> u64 {
@@ -306,6 +311,8 @@ pub(crate) struct Tree {
     events: EventLog,
     /// The last session id handed out to an open file.
     last_session: u64,
+    /// The transaction being applied, if any (see [`Tree::transaction`]).
+    txn: Option<txn::Txn>,
     /// Work stack for tearing subtrees down without recursion. Always empty between calls; its
     /// capacity (`max_depth + 1`) is reserved up front so that deletes never allocate.
     teardown: KVVec<Node>,
@@ -324,6 +331,7 @@ impl Tree {
             ledger: Ledger::new(),
             events: EventLog::new(limits.watch_events)?,
             last_session: 0,
+            txn: None,
             teardown: KVVec::with_capacity(depth, GFP_KERNEL)?,
         })
     }
@@ -344,6 +352,30 @@ impl Tree {
         match self.root.descend(path.components()) {
             Some(node) => caller.may_read(node.owner, node.mode),
             None => Ok(()),
+        }
+    }
+
+    /// The version the next change takes.
+    fn next_version(&self) -> u64 {
+        self.sequence + 1
+    }
+
+    /// Applies a prepared quota charge, noting in a transaction what it replaces.
+    fn commit_charge(&mut self, charge: Charge) {
+        match self.txn.as_mut() {
+            Some(txn) => {
+                txn.note_usage(charge.uid(), self.ledger.usage(charge.uid()));
+                self.ledger.commit_keeping(charge);
+            }
+            None => self.ledger.commit(charge),
+        }
+    }
+
+    /// Records a change for watchers; a transaction records its changes when it commits.
+    fn record(&mut self, event: Event) {
+        match self.txn.as_mut() {
+            Some(txn) => txn.note_event(event),
+            None => self.events.record(event),
         }
     }
 
@@ -376,7 +408,7 @@ impl Tree {
         if mode.is_some_and(|m| m & !uapi::MODE_ALL != 0) {
             return Err(EINVAL);
         }
-        let seq = self.sequence + 1;
+        let seq = self.next_version();
         let now = now_ns();
 
         // How many leading components exist already.
@@ -415,14 +447,22 @@ impl Tree {
                 .prepare(node.owner, 0, value_len, old_len, &self.limits)?;
             let event = Event::new(seq, uapi::EVENT_CHANGED, path)?;
             let node = self.root.descend_mut(path.components()).ok_or(ENOENT)?;
-            node.value = Some(value);
+            let old = txn::Replaced {
+                value: node.value.replace(value),
+                version: node.version,
+                mtime_ns: node.mtime_ns,
+                mode: node.mode,
+            };
             node.version = seq;
             node.mtime_ns = now;
             if let Some(mode) = mode {
                 node.mode = mode;
             }
-            self.ledger.commit(charge);
-            self.events.record(event);
+            if let Some(txn) = self.txn.as_mut() {
+                txn.note_replaced(old);
+            }
+            self.commit_charge(charge);
+            self.record(event);
             self.bytes = bytes;
             self.sequence = seq;
             return Ok(seq);
@@ -507,9 +547,12 @@ impl Tree {
             }
         }
         parent.num_children += 1;
-        parent.child_version = seq;
-        self.ledger.commit(charge);
-        self.events.record(event);
+        let child_version = mem::replace(&mut parent.child_version, seq);
+        if let Some(txn) = self.txn.as_mut() {
+            txn.note_created(existing, child_version);
+        }
+        self.commit_charge(charge);
+        self.record(event);
         self.nodes = nodes;
         self.bytes = bytes;
         self.sequence = seq;
@@ -557,8 +600,12 @@ impl Tree {
         if_version: Option<u64>,
         caller: &Caller,
     ) -> Result {
-        let seq = self.sequence + 1;
+        let seq = self.next_version();
         let Some(name) = path.name() else {
+            if self.txn.is_some() {
+                // A transaction cannot undo emptying the whole store.
+                return Err(EINVAL);
+            }
             caller.may_write(self.root.owner, self.root.mode)?;
             if if_version.is_some_and(|v| v != self.root.version) {
                 return Err(estale());
@@ -601,8 +648,12 @@ impl Tree {
         }
         self.may_delete_below(node, caller)?;
         let event = Event::new(seq, uapi::EVENT_DELETED, path)?;
-        self.unlink(path, name, seq)?;
-        self.events.record(event);
+        if self.txn.is_some() {
+            self.detach(path, name, seq)?;
+        } else {
+            self.unlink(path, name, seq)?;
+        }
+        self.record(event);
         Ok(())
     }
 
@@ -644,6 +695,35 @@ impl Tree {
         self.nodes = self.nodes.saturating_sub(nodes + 1);
         self.bytes = self.bytes.saturating_sub(bytes + own);
         self.sequence = seq;
+        Ok(())
+    }
+
+    /// In a transaction: takes the node `name` at `path` and everything below it out of the tree
+    /// as the change `seq`, but keeps it, to be freed when the transaction commits or put back
+    /// if it fails. The quota is returned when it commits.
+    fn detach(&mut self, path: &Path<'_>, name: &[u8], seq: u64) -> Result {
+        // Count what goes before changing anything: the walk allocates.
+        let node = self.root.descend(path.components()).ok_or(ENOENT)?;
+        let mut nodes = 1u64;
+        let mut bytes = name.len() as u64 + node.value_len();
+        walk(node, self.limits.max_depth, |name, node, _| {
+            nodes += 1;
+            bytes += name.as_bytes().len() as u64 + node.value_len();
+            Ok(())
+        })?;
+        let parent = self
+            .root
+            .descend_mut(path.components().take(path.depth() - 1))
+            .ok_or(ENOENT)?;
+        let removed = Name::lookup(name, |k| parent.children.remove_node(k)).ok_or(ENOENT)?;
+        parent.num_children = parent.num_children.saturating_sub(1);
+        let child_version = mem::replace(&mut parent.child_version, seq);
+        self.nodes = self.nodes.saturating_sub(nodes);
+        self.bytes = self.bytes.saturating_sub(bytes);
+        self.sequence = seq;
+        if let Some(txn) = self.txn.as_mut() {
+            txn.note_deleted(removed, child_version);
+        }
         Ok(())
     }
 
@@ -829,7 +909,7 @@ impl Tree {
         }
         let mut version = 0;
         for event in self.events.iter() {
-            if event.version <= version || event.version > seq {
+            if event.version < version || event.version > seq {
                 return Err(broken("event log out of order at version", event.version));
             }
             version = event.version;
@@ -1206,6 +1286,59 @@ mod tests {
         )?;
         assert_eq!(number, 3);
         t.check()?;
+        Ok(())
+    }
+
+    #[test]
+    fn transactions_apply_all_or_nothing() -> Result {
+        let mut t = Tree::new(limits())?;
+        let alice = user(1000);
+        t.set(
+            &p(b"/a", &t)?,
+            value(b"1")?,
+            o(false, Some(uapi::MODE_ALL)),
+            &alice,
+        )?;
+        t.set(&p(b"/d/x", &t)?, value(b"x")?, o(false, None), &alice)?;
+        let before = t.stats(1000);
+        let a_before = t.stat(&p(b"/a", &t)?)?;
+        let d_before = t.stat(&p(b"/d", &t)?)?;
+        let (pa, pn, pd) = (p(b"/a", &t)?, p(b"/n/m", &t)?, p(b"/d", &t)?);
+        let failing = [
+            TxnOp::Set(pa, value(b"22")?, o(false, None)),
+            TxnOp::Set(pn, value(b"new")?, o(false, None)),
+            TxnOp::Delete(pd, true, None),
+            TxnOp::CheckVersion(pa, 12345),
+        ];
+        let failure = t.transaction(&failing, &alice).err().ok_or(EINVAL)?;
+        assert_eq!(failure.index, Some(3));
+        assert_eq!(failure.error, estale());
+        assert_eq!(failure.current, a_before.version);
+        // Exactly as before: counters, usage, values, versions, the deleted subtree.
+        assert_eq!(t.stats(1000), before);
+        assert_eq!(t.stat(&p(b"/a", &t)?)?, a_before);
+        assert_eq!(t.stat(&p(b"/d", &t)?)?, d_before);
+        assert_eq!(t.get(&p(b"/a", &t)?, &alice)?.0.as_bytes(), b"1");
+        assert_eq!(t.get(&p(b"/d/x", &t)?, &alice)?.0.as_bytes(), b"x");
+        assert_eq!(t.stat(&p(b"/n", &t)?).err(), Some(ENOENT));
+        t.check()?;
+
+        let working = [
+            TxnOp::CheckVersion(pa, a_before.version),
+            TxnOp::Set(pa, value(b"22")?, o(false, None)),
+            TxnOp::Set(pn, value(b"new")?, o(false, None)),
+            TxnOp::Delete(pd, true, None),
+            TxnOp::CheckAbsent(pd),
+        ];
+        let version = t.transaction(&working, &alice).map_err(|f| f.error)?;
+        // Its three changes take consecutive versions.
+        assert_eq!(version, before.sequence + 3);
+        assert_eq!(t.stat(&p(b"/a", &t)?)?.version, version - 2);
+        assert_eq!(t.stat(&p(b"/n/m", &t)?)?.version, version - 1);
+        assert_eq!(t.stat(&p(b"/d", &t)?).err(), Some(ENOENT));
+        assert_eq!(t.stats(1000).uid_nodes, 3);
+        let check = t.check()?;
+        assert_eq!(check.nodes, t.stats(0).nodes);
         Ok(())
     }
 }

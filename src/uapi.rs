@@ -70,6 +70,8 @@ pub const IOC_STORE_STATS: u32 = ior::<StoreStats>(0x06);
 /// `PATHSTORE_IOC_WATCH`: wait for a change of a node or of a subtree after a given version
 /// ([`WatchArgs`]).
 pub const IOC_WATCH: u32 = iowr::<WatchArgs>(0x08);
+/// `PATHSTORE_IOC_TXN`: apply a list of checks and changes all or nothing ([`TxnArgs`]).
+pub const IOC_TXN: u32 = iowr::<TxnArgs>(0x09);
 /// `PATHSTORE_IOC_CHECK`: walk the whole store and verify every counter and invariant
 /// ([`CheckArgs`]). Needs `CAP_SYS_ADMIN`; fails with `EUCLEAN` if anything is inconsistent.
 pub const IOC_CHECK: u32 = ior::<CheckArgs>(0x07);
@@ -134,6 +136,18 @@ pub const EVENT_DELETED: u32 = 3;
 /// the last `watch_events`): re-read what you watch and watch again after
 /// [`WatchArgs::version`], the current version.
 pub const EVENT_LOST: u32 = 4;
+
+/// [`TxnOp::op`]: the node must exist with version [`TxnOp::expected_version`] (else `ENOENT`,
+/// `ESTALE`).
+pub const TXN_CHECK_VERSION: u32 = 1;
+/// [`TxnOp::op`]: the node must not exist (else `EEXIST`).
+pub const TXN_CHECK_ABSENT: u32 = 2;
+/// [`TxnOp::op`]: a set, with `SET_CREATE`, `SET_MODE` and `SET_IF_VERSION` as flags.
+pub const TXN_SET: u32 = 3;
+/// [`TxnOp::op`]: a delete (not of `/`), with `DELETE_RECURSIVE` and `DELETE_IF_VERSION`.
+pub const TXN_DELETE: u32 = 4;
+/// Most operations in one transaction.
+pub const TXN_MAX_OPS: u32 = 64;
 
 /// Digits of the number [`SET_SEQUENTIAL`] appends (more once the counter needs them).
 pub const SEQUENTIAL_DIGITS: u32 = 10;
@@ -364,6 +378,62 @@ pub struct WatchArgs {
     /// Out: length of the changed node's path (0 for [`EVENT_LOST`]). When the call fails with
     /// `ERANGE` (the buffer is too small), the size it needs.
     pub changed_len: u32,
+    /// Must be zero.
+    pub reserved: [u64; 2],
+}
+
+/// One operation of a transaction ([`TxnArgs`]).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TxnOp {
+    /// In: address of the node's path.
+    pub path: u64,
+    /// In: [`TXN_SET`]: address of the value.
+    pub value: u64,
+    /// In: length of the path in bytes.
+    pub path_len: u32,
+    /// In: [`TXN_SET`]: length of the value in bytes; zero for the others.
+    pub value_len: u32,
+    /// In: `TXN_*`: what to do.
+    pub op: u32,
+    /// In: `SET_*` flags for [`TXN_SET`], `DELETE_*` flags for [`TXN_DELETE`], zero for checks.
+    pub flags: u32,
+    /// In: the version for [`TXN_CHECK_VERSION`], `SET_IF_VERSION` and `DELETE_IF_VERSION`;
+    /// zero otherwise.
+    pub expected_version: u64,
+    /// In: with `SET_MODE`, the access mode; zero otherwise.
+    pub mode: u32,
+    /// Must be zero.
+    pub pad: u32,
+    /// Must be zero.
+    pub reserved: [u64; 2],
+}
+
+/// Argument of [`IOC_TXN`].
+///
+/// Applies the operations in order, each seeing the effects of those before it, all or nothing:
+/// when one fails, the store is left exactly as it was and the call fails with that operation's
+/// errno. Its changes take consecutive versions, and nobody sees the store between them.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TxnArgs {
+    /// In: address of an array of `count` [`TxnOp`].
+    pub ops: u64,
+    /// In: number of operations, 1 to [`TXN_MAX_OPS`].
+    pub count: u32,
+    /// In: must be zero.
+    pub flags: u32,
+    /// Out: the version of the transaction's last change (the current version if it only
+    /// checks).
+    pub version: u64,
+    /// Out: when an operation failed with `ESTALE`, the version its node has (in the store as
+    /// the failed transaction left it, that is as before).
+    pub current: u64,
+    /// Out: the index of the operation that failed, or `u32::MAX` when none did (or the call
+    /// failed before running any).
+    pub failed: u32,
+    /// Must be zero.
+    pub pad: u32,
     /// Must be zero.
     pub reserved: [u64; 2],
 }

@@ -115,6 +115,19 @@
  */
 #define PATHSTORE_EVENT_LOST 4
 
+/* struct pathstore_txn_op.op: the node must exist with version expected_version (else ENOENT,
+ * ESTALE). */
+#define PATHSTORE_TXN_CHECK_VERSION 1
+/* struct pathstore_txn_op.op: the node must not exist (else EEXIST). */
+#define PATHSTORE_TXN_CHECK_ABSENT 2
+/* struct pathstore_txn_op.op: a set, with PATHSTORE_SET_CREATE, _MODE and _IF_VERSION as flags. */
+#define PATHSTORE_TXN_SET 3
+/* struct pathstore_txn_op.op: a delete (not of /), with PATHSTORE_DELETE_RECURSIVE and
+ * PATHSTORE_DELETE_IF_VERSION. */
+#define PATHSTORE_TXN_DELETE 4
+/* Most operations in one transaction. */
+#define PATHSTORE_TXN_MAX_OPS 64
+
 /* Digits of the number PATHSTORE_SET_SEQUENTIAL appends. */
 #define PATHSTORE_SEQUENTIAL_DIGITS 10
 
@@ -371,6 +384,63 @@ struct pathstore_watch {
 	__u64 reserved[2];
 };
 
+/**
+ * struct pathstore_txn_op - one operation of a transaction (struct pathstore_txn)
+ * @path: in: address of the node's path.
+ * @value: in: %PATHSTORE_TXN_SET: address of the value.
+ * @path_len: in: length of the path in bytes.
+ * @value_len: in: %PATHSTORE_TXN_SET: length of the value in bytes; zero for the others.
+ * @op: in: ``PATHSTORE_TXN_*``: what to do.
+ * @flags: in: ``PATHSTORE_SET_*`` flags for %PATHSTORE_TXN_SET, ``PATHSTORE_DELETE_*`` flags for
+ *	%PATHSTORE_TXN_DELETE, zero for checks.
+ * @expected_version: in: the version for %PATHSTORE_TXN_CHECK_VERSION,
+ *	%PATHSTORE_SET_IF_VERSION and %PATHSTORE_DELETE_IF_VERSION; zero otherwise.
+ * @mode: in: with %PATHSTORE_SET_MODE, the access mode; zero otherwise.
+ * @pad: must be zero.
+ * @reserved: must be zero.
+ */
+struct pathstore_txn_op {
+	__u64 path;
+	__u64 value;
+	__u32 path_len;
+	__u32 value_len;
+	__u32 op;
+	__u32 flags;
+	__u64 expected_version;
+	__u32 mode;
+	__u32 pad;
+	__u64 reserved[2];
+};
+
+/**
+ * struct pathstore_txn - argument of %PATHSTORE_IOC_TXN
+ * @ops: in: address of an array of @count struct pathstore_txn_op.
+ * @count: in: number of operations, 1 to %PATHSTORE_TXN_MAX_OPS.
+ * @flags: in: must be zero.
+ * @version: out: the version of the transaction's last change (the current version if it only
+ *	checks).
+ * @current: out: when an operation failed with ESTALE, the version its node has (in the store as
+ *	the failed transaction left it, that is as before).
+ * @failed: out: the index of the operation that failed, or 0xffffffff when none did (or the call
+ *	failed before running any).
+ * @pad: must be zero.
+ * @reserved: must be zero.
+ *
+ * Applies the operations in order, each seeing the effects of those before it, all or nothing:
+ * when one fails, the store is left exactly as it was and the call fails with that operation's
+ * errno. Its changes take consecutive versions, and nobody sees the store between them.
+ */
+struct pathstore_txn {
+	__u64 ops;
+	__u32 count;
+	__u32 flags;
+	__u64 version;
+	__u64 current;
+	__u32 failed;
+	__u32 pad;
+	__u64 reserved[2];
+};
+
 /* The handshake: fills struct pathstore_version; never fails on a valid pointer. */
 #define PATHSTORE_IOC_VERSION _IOR(PATHSTORE_IOC_MAGIC, 0x00, struct pathstore_version)
 /* Create or replace a node's value. */
@@ -392,5 +462,7 @@ struct pathstore_watch {
 #define PATHSTORE_IOC_CHECK _IOR(PATHSTORE_IOC_MAGIC, 0x07, struct pathstore_check)
 /* Wait for a change of a node or of a subtree after a given version. */
 #define PATHSTORE_IOC_WATCH _IOWR(PATHSTORE_IOC_MAGIC, 0x08, struct pathstore_watch)
+/* Apply a list of checks and changes all or nothing. */
+#define PATHSTORE_IOC_TXN _IOWR(PATHSTORE_IOC_MAGIC, 0x09, struct pathstore_txn)
 
 #endif /* _UAPI_LINUX_PATHSTORE_H */

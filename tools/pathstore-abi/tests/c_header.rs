@@ -176,6 +176,14 @@ fn struct_table() -> Vec<Struct> {
         CheckArgs => "pathstore_check" {
             nodes: u64, bytes: u64, owners: u64, reserved: [u64; 1],
         }
+        TxnOp => "pathstore_txn_op" {
+            path: u64, value: u64, path_len: u32, value_len: u32, op: u32, flags: u32,
+            expected_version: u64, mode: u32, pad: u32, reserved: [u64; 2],
+        }
+        TxnArgs => "pathstore_txn" {
+            ops: u64, count: u32, flags: u32, version: u64, current: u64, failed: u32, pad: u32,
+            reserved: [u64; 2],
+        }
         WatchArgs => "pathstore_watch" {
             path: u64, buf: u64, after: u64, version: u64, path_len: u32, buf_len: u32,
             timeout_ms: u32, flags: u32, event: u32, changed_len: u32, reserved: [u64; 2],
@@ -199,6 +207,12 @@ fn const_table() -> Vec<Const> {
         "PATHSTORE_IOC_STORE_STATS" => IOC_STORE_STATS,
         "PATHSTORE_IOC_CHECK" => IOC_CHECK,
         "PATHSTORE_IOC_WATCH" => IOC_WATCH,
+        "PATHSTORE_IOC_TXN" => IOC_TXN,
+        "PATHSTORE_TXN_CHECK_VERSION" => TXN_CHECK_VERSION,
+        "PATHSTORE_TXN_CHECK_ABSENT" => TXN_CHECK_ABSENT,
+        "PATHSTORE_TXN_SET" => TXN_SET,
+        "PATHSTORE_TXN_DELETE" => TXN_DELETE,
+        "PATHSTORE_TXN_MAX_OPS" => TXN_MAX_OPS,
         "PATHSTORE_WATCH_SUBTREE" => WATCH_SUBTREE,
         "PATHSTORE_WATCH_FLAGS_ALL" => WATCH_FLAGS_ALL,
         "PATHSTORE_WATCH_FOREVER" => WATCH_FOREVER,

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use pathstore::dump::{self, Dump, DumpWriter, Entry, RestoreMode};
-use pathstore::{abi, sequential_path, Conditional, Pathstore};
+use pathstore::{abi, sequential_path, Conditional, Pathstore, TxnOutcome, TxnStep};
 use serde::ser::{Serialize, Serializer};
 use serde_json::{json, Value};
 
@@ -89,6 +89,53 @@ pub fn run(device: &Path, command: Command) -> Result<Exit, CliError> {
         }
         command => run_simple(device, command).map(|()| Exit::Success),
     }
+}
+
+/// Splits `text` at its first space.
+fn split_word(text: &[u8]) -> (&[u8], &[u8]) {
+    match text.iter().position(|&b| b == b' ') {
+        Some(i) => (&text[..i], &text[i + 1..]),
+        None => (text, &[]),
+    }
+}
+
+/// Parses one line of `pathstore txn`.
+fn txn_step(line: &[u8]) -> Result<TxnStep<'_>, String> {
+    let mut words = line.splitn(2, |&b| b == b' ');
+    let verb = words.next().unwrap_or_default();
+    let rest = words.next().unwrap_or_default();
+    let version = |text: &[u8]| -> Result<u64, String> {
+        std::str::from_utf8(text)
+            .ok()
+            .and_then(|t| t.trim().parse().ok())
+            .ok_or_else(|| format!("{:?} is not a version", String::from_utf8_lossy(text)))
+    };
+    let (recursive, rest) = match rest.strip_prefix(b"-r ") {
+        Some(rest) if verb.starts_with(b"rm") => (true, rest),
+        _ => (false, rest),
+    };
+    let (path, tail) = split_word(rest);
+    if path.is_empty() {
+        return Err("a path is missing".into());
+    }
+    Ok(match verb {
+        b"check" => TxnStep::check_version(path, version(tail)?),
+        b"absent" if tail.is_empty() => TxnStep::check_absent(path),
+        b"set" => TxnStep::set(path, tail),
+        b"create" => TxnStep::create(path, tail),
+        b"set-if" => {
+            let (v, value) = split_word(tail);
+            TxnStep::set_if_version(path, value, version(v)?)
+        }
+        b"rm" if tail.is_empty() => TxnStep::delete(path, recursive, None),
+        b"rm-if" => TxnStep::delete(path, recursive, Some(version(tail)?)),
+        _ => {
+            return Err(format!(
+                "unknown step {:?}",
+                String::from_utf8_lossy(line).into_owned()
+            ))
+        }
+    })
 }
 
 /// `ESTALE` from a conditional call, with the node's current version, as a [`CliError`].
@@ -269,6 +316,41 @@ fn run_simple(device: &Path, command: Command) -> Result<(), CliError> {
                 }
             }
             Ok(())
+        }
+        Command::Txn { json, file } => {
+            let input = read_input(&file)?;
+            let mut steps = Vec::new();
+            let mut lines = Vec::new();
+            for (number, line) in input.split(|&b| b == b'\n').enumerate() {
+                if line.iter().all(u8::is_ascii_whitespace) {
+                    continue;
+                }
+                let step = txn_step(line).map_err(|message| CliError::TxnSyntax {
+                    line: number + 1,
+                    message,
+                })?;
+                steps.push(step);
+                lines.push(number + 1);
+            }
+            match open()?.txn(&steps)? {
+                TxnOutcome::Committed(version) => {
+                    if json {
+                        print_json(&JsonObject(&vec![("version", json!(version))]))
+                    } else {
+                        write_stdout(|out| writeln!(out, "committed {version}"))
+                    }
+                }
+                TxnOutcome::Failed {
+                    index,
+                    errno,
+                    current,
+                } => Err(CliError::TxnFailed {
+                    step: index + 1,
+                    line: lines[index],
+                    errno,
+                    current,
+                }),
+            }
         }
         Command::Check { json } => {
             let report = open()?.check()?;

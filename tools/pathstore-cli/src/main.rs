@@ -200,6 +200,18 @@ enum Command {
         /// The node's path.
         path: OsString,
     },
+    /// Apply the steps read from FILE (or standard input), one per line, all or nothing:
+    /// `check PATH VERSION`, `absent PATH`, `set PATH VALUE`, `create PATH VALUE`,
+    /// `set-if PATH VERSION VALUE`, `rm [-r] PATH`, `rm-if [-r] PATH VERSION`. Prints the version
+    /// of the changes.
+    Txn {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// The steps; `-` for standard input.
+        #[arg(default_value = "-")]
+        file: PathBuf,
+    },
     /// Verify the whole store's counters and invariants (needs CAP_SYS_ADMIN).
     Check {
         /// Print JSON.
@@ -262,6 +274,15 @@ enum CliError {
         path: String,
         expected: u64,
         current: u64,
+    },
+    #[error("txn: line {line}: {message}")]
+    TxnSyntax { line: usize, message: String },
+    #[error("txn: step {step} (line {line}) failed: {}{}; nothing was changed", ErrnoDisplay(*.errno), .current.map(|v| format!(", the node's version is {v}")).unwrap_or_default())]
+    TxnFailed {
+        step: usize,
+        line: usize,
+        errno: Errno,
+        current: Option<u64>,
     },
     #[error("watch {path}: no change within {ms} ms (ETIMEDOUT)")]
     Timeout { path: String, ms: u64 },

@@ -591,6 +591,45 @@ impl Pathstore {
         }
     }
 
+    /// Applies `steps` in order, all or nothing ([`IOC_TXN`](abi::IOC_TXN)). Returns
+    /// [`TxnOutcome::Committed`] with the version of its changes, or [`TxnOutcome::Failed`]
+    /// with the step that failed (nothing was changed); fails itself only when no step ran
+    /// (`EINVAL` for no steps, `E2BIG` for more than [`abi::TXN_MAX_OPS`], `ENOMEM`).
+    pub fn txn(&self, steps: &[TxnStep<'_>]) -> Result<TxnOutcome> {
+        let fail = |errno| Error::os(Op::Txn, None, errno);
+        let mut ops = Vec::with_capacity(steps.len());
+        for step in steps {
+            ops.push(abi::TxnOp {
+                path: user_addr(step.path),
+                path_len: len32(step.path.len(), Errno::NAMETOOLONG).map_err(fail)?,
+                value: user_addr(step.value),
+                value_len: len32(step.value.len(), Errno::TOOBIG).map_err(fail)?,
+                ..step.op
+            });
+        }
+        let mut args = abi::TxnArgs {
+            ops: ops.as_ptr().expose_provenance() as u64,
+            count: u32::try_from(ops.len()).map_err(|_| fail(Errno::TOOBIG))?,
+            ..Default::default()
+        };
+        // SAFETY: `TxnArgs` is the argument of `IOC_TXN`; `ops` holds `count` operations whose
+        // paths and values are readable for their lengths, and all outlive the call.
+        match unsafe { self.call(abi::IOC_TXN, &mut args) } {
+            Ok(()) => Ok(TxnOutcome::Committed(args.version)),
+            Err(errno) => match usize::try_from(args.failed)
+                .ok()
+                .filter(|&i| i < steps.len())
+            {
+                Some(index) => Ok(TxnOutcome::Failed {
+                    index,
+                    errno,
+                    current: (errno == Errno::STALE).then_some(args.current),
+                }),
+                None => Err(fail(errno)),
+            },
+        }
+    }
+
     /// Runs the module's consistency check ([`IOC_CHECK`](abi::IOC_CHECK)): a walk of the whole
     /// store verifying every counter and invariant. Needs `CAP_SYS_ADMIN` (`EPERM`); fails with
     /// `EUCLEAN` when the store is inconsistent.
@@ -742,4 +781,82 @@ pub struct WatchEvent {
     pub version: u64,
     /// The path of the node that changed (empty for [`EventKind::Lost`]).
     pub path: Vec<u8>,
+}
+
+/// One step of a transaction ([`Pathstore::txn`]).
+#[derive(Clone, Copy, Debug)]
+pub struct TxnStep<'a> {
+    op: abi::TxnOp,
+    path: &'a [u8],
+    value: &'a [u8],
+}
+
+impl<'a> TxnStep<'a> {
+    fn new(op: u32, flags: u32, expected_version: u64, path: &'a [u8], value: &'a [u8]) -> Self {
+        Self {
+            op: abi::TxnOp {
+                op,
+                flags,
+                expected_version,
+                ..Default::default()
+            },
+            path,
+            value,
+        }
+    }
+
+    /// The node must exist with version `version` (else `ENOENT` or `ESTALE`).
+    pub fn check_version(path: &'a [u8], version: u64) -> Self {
+        Self::new(abi::TXN_CHECK_VERSION, 0, version, path, &[])
+    }
+
+    /// The node must not exist (else `EEXIST`).
+    pub fn check_absent(path: &'a [u8]) -> Self {
+        Self::new(abi::TXN_CHECK_ABSENT, 0, 0, path, &[])
+    }
+
+    /// Set the value (creating the node and its parents).
+    pub fn set(path: &'a [u8], value: &'a [u8]) -> Self {
+        Self::new(abi::TXN_SET, 0, 0, path, value)
+    }
+
+    /// Create the node (`EEXIST` if it exists).
+    pub fn create(path: &'a [u8], value: &'a [u8]) -> Self {
+        Self::new(abi::TXN_SET, abi::SET_CREATE, 0, path, value)
+    }
+
+    /// Replace the value only at version `version` (else `ENOENT` or `ESTALE`).
+    pub fn set_if_version(path: &'a [u8], value: &'a [u8], version: u64) -> Self {
+        Self::new(abi::TXN_SET, abi::SET_IF_VERSION, version, path, value)
+    }
+
+    /// Delete the node (with `recursive`, and everything below it); with `version`, only at that
+    /// version.
+    pub fn delete(path: &'a [u8], recursive: bool, version: Option<u64>) -> Self {
+        let flags = if recursive { abi::DELETE_RECURSIVE } else { 0 }
+            | if version.is_some() {
+                abi::DELETE_IF_VERSION
+            } else {
+                0
+            };
+        Self::new(abi::TXN_DELETE, flags, version.unwrap_or(0), path, &[])
+    }
+}
+
+/// The outcome of [`Pathstore::txn`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TxnOutcome {
+    /// Every step was applied; this is the version of its last change (the current one if the
+    /// transaction only checked).
+    Committed(u64),
+    /// Step `index` failed with `errno`, and nothing was changed. For `ESTALE`, `current` is the
+    /// version the node has.
+    Failed {
+        /// The step that failed.
+        index: usize,
+        /// Its error.
+        errno: Errno,
+        /// For `ESTALE`: the node's version.
+        current: Option<u64>,
+    },
 }

@@ -32,6 +32,8 @@ pub enum Op {
     Check,
     /// [`IOC_WATCH`](crate::abi::IOC_WATCH).
     Watch,
+    /// [`IOC_TXN`](crate::abi::IOC_TXN).
+    Txn,
 }
 
 impl Op {
@@ -50,6 +52,7 @@ impl Op {
             Op::StoreStats => "stats",
             Op::Check => "check",
             Op::Watch => "watch",
+            Op::Txn => "txn",
         }
     }
 }

@@ -28,7 +28,7 @@ mod walk;
 
 pub use client::{
     sequential_path, user_addr, user_addr_mut, Conditional, EventKind, GetResult, ListPage,
-    Pathstore, WatchEvent, DEFAULT_DEVICE,
+    Pathstore, TxnOutcome, TxnStep, WatchEvent, DEFAULT_DEVICE,
 };
 pub use error::{errno_name, ErrnoDisplay, Error, Op, Result};
 pub use walk::{Node, Walk};

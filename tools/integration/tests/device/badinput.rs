@@ -82,6 +82,31 @@ fn ioctl<T>(store: &Pathstore, cmd: u32, arg: &mut T) -> Outcome {
     ioctl_at(store, cmd, addr(ptr::from_mut(arg)))
 }
 
+/// A transaction operation on `path` (addresses of the fixture's live buffers).
+fn txn_op(op: u32, flags: u32, path: &[u8], value: &[u8]) -> abi::TxnOp {
+    let (path, path_len) = buf(path);
+    let (value, value_len) = buf(value);
+    abi::TxnOp {
+        path,
+        path_len,
+        value,
+        value_len,
+        op,
+        flags,
+        ..Default::default()
+    }
+}
+
+/// Runs the transaction `ops`.
+fn txn(fx: &Fx<'_>, ops: &mut [abi::TxnOp]) -> Outcome {
+    let mut a = abi::TxnArgs {
+        ops: addr(ops.as_mut_ptr()),
+        count: ops.len() as u32,
+        ..Default::default()
+    };
+    ioctl(fx.store, abi::IOC_TXN, &mut a)
+}
+
 /// A WATCH of `path` for changes after `after` that does not wait, into `out`.
 fn watch_args(path: &[u8], after: u64, out: &mut [u8]) -> abi::WatchArgs {
     let (path, path_len) = buf(path);
@@ -911,6 +936,54 @@ cases! {
         a.buf = fx.hole.unmapped();
         a.buf_len = 64;
         ioctl(fx.store, abi::IOC_WATCH, &mut a)
+    },
+    /// TXN with no operations.
+    field_txn_empty: INVAL => |fx| txn(fx, &mut []),
+    /// TXN with more operations than `TXN_MAX_OPS`.
+    field_txn_too_many: TOOBIG => |fx| {
+        let mut ops = vec![txn_op(abi::TXN_CHECK_ABSENT, 0, fx.new.as_bytes(), b""); 65];
+        txn(fx, &mut ops)
+    },
+    /// TXN with an operation kind that does not exist, after a valid set.
+    field_txn_unknown_op: INVAL => |fx| {
+        let mut ops = [
+            txn_op(abi::TXN_SET, 0, fx.k.as_bytes(), b"changed"),
+            txn_op(99, 0, fx.k.as_bytes(), b""),
+        ];
+        txn(fx, &mut ops)
+    },
+    /// TXN with an ephemeral set, which a transaction cannot undo cleanly.
+    field_txn_ephemeral_set: INVAL => |fx| {
+        let mut ops = [txn_op(abi::TXN_SET, abi::SET_EPHEMERAL, fx.new.as_bytes(), b"v")];
+        txn(fx, &mut ops)
+    },
+    /// TXN deleting `/`.
+    field_txn_delete_root: INVAL => |fx| {
+        let mut ops = [txn_op(abi::TXN_DELETE, abi::DELETE_RECURSIVE, b"/", b"")];
+        txn(fx, &mut ops)
+    },
+    /// TXN with a value on a check.
+    field_txn_check_with_value: INVAL => |fx| {
+        let mut ops = [txn_op(abi::TXN_CHECK_ABSENT, 0, fx.new.as_bytes(), b"v")];
+        txn(fx, &mut ops)
+    },
+    /// TXN whose operations are at an unmapped address.
+    field_txn_unmapped_ops: FAULT => |fx| {
+        let mut a = abi::TxnArgs { ops: fx.hole.unmapped(), count: 2, ..Default::default() };
+        ioctl(fx.store, abi::IOC_TXN, &mut a)
+    },
+    /// TXN with a set, then a recursive delete of the fixture, then a failing check: nothing of
+    /// it stays.
+    field_txn_rolls_back: STALE => |fx| {
+        let mut ops = [
+            txn_op(abi::TXN_SET, 0, fx.leaf.as_bytes(), b"new"),
+            txn_op(abi::TXN_DELETE, abi::DELETE_RECURSIVE, fx.p.as_bytes(), b""),
+            abi::TxnOp {
+                expected_version: u64::MAX,
+                ..txn_op(abi::TXN_CHECK_VERSION, 0, fx.k.as_bytes(), b"")
+            },
+        ];
+        txn(fx, &mut ops)
     },
     /// DELETE with bit 31 next to `DELETE_RECURSIVE`, of the fixture's root.
     field_delete_flag_bit31_with_recursive: INVAL =>

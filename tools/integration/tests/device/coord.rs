@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use integration::{
     assert_same_snapshot, expect_errno, ok, open, snapshot, stat, Scratch, WORKER_ENV,
 };
-use pathstore::{Conditional, Errno, EventKind, Pathstore, WatchEvent};
+use pathstore::{Conditional, Errno, EventKind, Pathstore, TxnOutcome, TxnStep, WatchEvent};
 
 /// How long a killed process's ephemeral node may outlive it (it is normally gone as soon as
 /// the process is reaped).
@@ -614,4 +614,234 @@ fn a_work_queue_consumes_every_item_exactly_once() {
     let counts: Vec<usize> = consumed.iter().map(Vec::len).collect();
     println!("{PRODUCERS} producers, {CONSUMERS} consumers: {counts:?} items each");
     assert!(ok("list", store.list(&items)).is_empty());
+}
+
+#[test]
+fn a_transaction_applies_all_or_nothing() {
+    let store = open();
+    let s = Scratch::new(&store, "coord_txn");
+    let (a, b, d, n) = (s.path("a"), s.path("b"), s.path("d"), s.path("n/m"));
+    let va = ok("set a", store.set(&a, "1"));
+    ok("set d/x", store.set(format!("{d}/x"), "x"));
+    let watch = [a.clone(), b.clone(), d.clone(), format!("{d}/x"), n.clone()];
+    // Each failing transaction changes things first, then fails at its last step.
+    let changes = |last: TxnStep<'static>| {
+        vec![
+            TxnStep::set(a.as_bytes(), b"2"),
+            TxnStep::create(n.as_bytes(), b"new"),
+            TxnStep::delete(d.as_bytes(), true, None),
+            TxnStep::set(b.as_bytes(), b"b"),
+            last,
+        ]
+    };
+    let cases: [(TxnStep<'static>, Errno); 4] = [
+        (
+            TxnStep::check_version(b"/it/coord_txn/a", va + 1000),
+            Errno::STALE,
+        ),
+        (TxnStep::check_absent(b"/it/coord_txn/b"), Errno::EXIST),
+        (TxnStep::check_version(b"/it/coord_txn/zz", 1), Errno::NOENT),
+        (
+            TxnStep::delete(b"/it/coord_txn", false, None),
+            Errno::NOTEMPTY,
+        ),
+    ];
+    assert_eq!(s.base(), "/it/coord_txn");
+    for (last, errno) in cases {
+        let before = snapshot(&store, &watch);
+        let outcome = ok("txn", store.txn(&changes(last)));
+        let expected_current = (errno == Errno::STALE).then_some(va);
+        assert_eq!(
+            outcome,
+            TxnOutcome::Failed {
+                index: 4,
+                errno,
+                current: expected_current
+            }
+        );
+        assert_same_snapshot(
+            format_args!("after a transaction failing with {errno:?}"),
+            &before,
+            &snapshot(&store, &watch),
+        );
+    }
+    ok("IOC_CHECK", store.check());
+
+    let before = ok("stats", store.store_stats()).sequence;
+    let steps = [
+        TxnStep::check_version(a.as_bytes(), va),
+        TxnStep::set_if_version(a.as_bytes(), b"2", va),
+        TxnStep::create(n.as_bytes(), b"new"),
+        TxnStep::delete(d.as_bytes(), true, None),
+        TxnStep::check_absent(d.as_bytes()),
+    ];
+    let version = match ok("txn", store.txn(&steps)) {
+        TxnOutcome::Committed(version) => version,
+        failed => panic!("the transaction should commit, got {failed:?}"),
+    };
+    assert_eq!(
+        version,
+        before + 3,
+        "its three changes take consecutive versions"
+    );
+    assert_eq!(stat(&store, &a).version, before + 1);
+    assert_eq!(stat(&store, &n).version, before + 2);
+    assert!(!ok("exists", store.exists(&d)));
+    let seen = drain(&store, s.base(), true, before);
+    let kinds: Vec<_> = seen.iter().map(|(k, v, p)| (*k, *v, p.as_str())).collect();
+    assert_eq!(
+        kinds,
+        [
+            (EventKind::Changed, before + 1, a.as_str()),
+            (EventKind::Created, before + 2, n.as_str()),
+            (EventKind::Deleted, version, d.as_str()),
+        ],
+        "watchers see each change of the transaction"
+    );
+    // A transaction that only checks changes nothing.
+    let only_checks = [TxnStep::check_version(a.as_bytes(), before + 1)];
+    assert_eq!(
+        ok("txn", store.txn(&only_checks)),
+        TxnOutcome::Committed(version)
+    );
+    ok("IOC_CHECK", store.check());
+}
+
+#[test]
+fn concurrent_transfers_in_transactions_keep_the_sum() {
+    const THREADS: usize = 4;
+    const TRANSFERS: usize = 40;
+    const ACCOUNTS: usize = 3;
+    let store = open();
+    let s = Scratch::new(&store, "coord_transfer");
+    let accounts: Vec<String> = (0..ACCOUNTS).map(|i| s.path(&format!("acct{i}"))).collect();
+    for account in &accounts {
+        ok("open an account", store.set(account, "100"));
+    }
+    let read = |store: &Pathstore, path: &str| -> (i64, u64) {
+        let (value, version) = ok("get", store.get_with_version(path));
+        (String::from_utf8(value).unwrap().parse().unwrap(), version)
+    };
+    let retries: usize = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..THREADS)
+            .map(|t| {
+                let accounts = &accounts;
+                scope.spawn(move || {
+                    let store = open();
+                    let mut retries = 0;
+                    for n in 0..TRANSFERS {
+                        let (from, to) = (
+                            &accounts[(t + n) % ACCOUNTS],
+                            &accounts[(t + n + 1) % ACCOUNTS],
+                        );
+                        loop {
+                            let ((a, va), (b, vb)) = (read(&store, from), read(&store, to));
+                            let (a, b) = ((a - 1).to_string(), (b + 1).to_string());
+                            let steps = [
+                                TxnStep::set_if_version(from.as_bytes(), a.as_bytes(), va),
+                                TxnStep::set_if_version(to.as_bytes(), b.as_bytes(), vb),
+                            ];
+                            match ok("transfer", store.txn(&steps)) {
+                                TxnOutcome::Committed(_) => break,
+                                TxnOutcome::Failed {
+                                    errno: Errno::STALE,
+                                    ..
+                                } => retries += 1,
+                                other => panic!("transfer failed: {other:?}"),
+                            }
+                        }
+                    }
+                    retries
+                })
+            })
+            .collect();
+        workers.into_iter().map(|w| w.join().unwrap()).sum()
+    });
+    let total: i64 = accounts.iter().map(|a| read(&store, a).0).sum();
+    assert_eq!(total, 100 * ACCOUNTS as i64, "transfers keep the sum");
+    println!(
+        "{} transfers by {THREADS} threads, {retries} retried after ESTALE",
+        THREADS * TRANSFERS
+    );
+    ok("IOC_CHECK", store.check());
+}
+
+/// The `pathstore` CLI built next to this test binary.
+fn cli() -> Command {
+    let exe = std::env::current_exe().expect("the path of the test binary");
+    let dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target/release");
+    Command::new(dir.join("pathstore"))
+}
+
+#[test]
+fn the_cli_runs_transactions_and_watches() {
+    use std::io::Write;
+    let store = open();
+    let s = Scratch::new(&store, "coord_cli");
+    let (a, b) = (s.path("a"), s.path("b"));
+    let va = ok("set a", store.set(&a, "1"));
+    let run_txn = |steps: String| {
+        let mut child = cli()
+            .args(["txn"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run pathstore txn");
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(steps.as_bytes())
+            .unwrap();
+        child.wait_with_output().expect("pathstore txn")
+    };
+    let out = run_txn(format!("check {a} {}\nset {b} two words\nrm {a}\n", va + 1));
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("step 1 (line 1)")
+            && stderr.contains("ESTALE")
+            && stderr.contains(&va.to_string()),
+        "stderr: {stderr}"
+    );
+    assert!(!ok("exists", store.exists(&b)));
+    let out = run_txn(format!("check {a} {va}\nset {b} two words\nrm {a}\n"));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The version of its last change, the delete of `a`.
+    let version = ok("stats", store.store_stats()).sequence;
+    assert_eq!(stat(&store, &b).version, version - 1);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!("committed {version}\n")
+    );
+    assert_eq!(ok("get", store.get(&b)), b"two words");
+
+    let watcher = cli()
+        .args([
+            "watch",
+            "-r",
+            "--count",
+            "2",
+            "--after",
+            &version.to_string(),
+            s.base(),
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("run pathstore watch");
+    ok("set", store.set(&a, "back"));
+    ok("delete", store.delete(&b));
+    let out = watcher.wait_with_output().expect("pathstore watch");
+    assert!(out.status.success());
+    let lines = String::from_utf8_lossy(&out.stdout).into_owned();
+    let expected = format!("{} created {a}\n{} deleted {b}\n", version + 1, version + 2);
+    assert_eq!(lines, expected);
 }

@@ -1,0 +1,287 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Transactions: a list of checks and changes applied all or nothing.
+//!
+//! The operations run one after the other through the tree's ordinary [`Tree::set`] and
+//! [`Tree::delete`], which note in the [`Txn`] how to undo what they did: the value a set
+//! replaced, the first node a set created, the subtree a delete took out (kept, not freed), and
+//! each user's usage before a charge. When an operation fails, the notes are undone in reverse
+//! order, which never allocates; when all succeed, the deleted subtrees are freed and the
+//! changes recorded for watchers. The changes take consecutive versions, as they would one by
+//! one; nobody sees the store between them, since the tree's lock is held throughout.
+
+use core::mem;
+
+use kernel::{
+    prelude::*,
+    rbtree::RBTreeNode,
+    sync::Arc, //
+};
+
+use super::{
+    Name,
+    Node,
+    SetOptions,
+    Tree,
+    Value, //
+};
+use crate::{
+    abi::estale,
+    access::Caller,
+    events::Event,
+    path::Path,
+    quota::Usage, //
+};
+
+/// One operation of a transaction.
+pub(crate) enum TxnOp<'p> {
+    /// The node must exist with this version (`ENOENT`, `ESTALE`).
+    CheckVersion(Path<'p>, u64),
+    /// The node must not exist (`EEXIST`).
+    CheckAbsent(Path<'p>),
+    /// [`Tree::set`] (neither ephemeral nor sequential).
+    Set(Path<'p>, Arc<Value>, SetOptions),
+    /// [`Tree::delete`], not of `/`: recursive or not, at a version or not.
+    Delete(Path<'p>, bool, Option<u64>),
+}
+
+impl TxnOp<'_> {
+    fn path(&self) -> &Path<'_> {
+        match self {
+            Self::CheckVersion(path, _)
+            | Self::CheckAbsent(path)
+            | Self::Set(path, _, _)
+            | Self::Delete(path, _, _) => path,
+        }
+    }
+
+    fn changes(&self) -> bool {
+        matches!(self, Self::Set(..) | Self::Delete(..))
+    }
+}
+
+/// Why a transaction failed: which operation, with what, and for `ESTALE` the version found.
+#[derive(Debug)]
+pub(crate) struct TxnFailure {
+    /// Index of the operation that failed; `None` when it failed before any ran (`ENOMEM`).
+    pub(crate) index: Option<usize>,
+    /// The operation's error.
+    pub(crate) error: Error,
+    /// For `ESTALE`: the version the node has.
+    pub(crate) current: u64,
+}
+
+/// What a set replaced in an existing node.
+pub(super) struct Replaced {
+    pub(super) value: Option<Arc<Value>>,
+    pub(super) version: u64,
+    pub(super) mtime_ns: u64,
+    pub(super) mode: u32,
+}
+
+/// How to undo one change. The path is the operation's, found again by its index.
+enum Undo {
+    /// A set replaced the value of the node at the path.
+    Replaced(usize, Replaced),
+    /// A set created the path's components from this index on; their parent's `child_version`
+    /// was this.
+    Created(usize, usize, u64),
+    /// A delete took this subtree out of its parent, whose `child_version` was this.
+    Deleted(usize, RBTreeNode<Name, Node>, u64),
+}
+
+/// A transaction in progress.
+pub(crate) struct Txn {
+    /// The operation running.
+    op: usize,
+    /// The store's counters before it.
+    saved: (u64, u64, u64),
+    /// One note per change, in order. Room for every change is reserved up front.
+    undo: KVVec<Undo>,
+    /// Each charged user's usage before the charge, in order.
+    usages: KVVec<(u32, Usage)>,
+    /// The changes, recorded for watchers when it commits.
+    events: KVVec<Event>,
+}
+
+impl Txn {
+    pub(super) fn note_replaced(&mut self, old: Replaced) {
+        let _ = self.undo.push_within_capacity(Undo::Replaced(self.op, old));
+    }
+
+    pub(super) fn note_created(&mut self, first_new: usize, child_version: u64) {
+        let _ = self
+            .undo
+            .push_within_capacity(Undo::Created(self.op, first_new, child_version));
+    }
+
+    pub(super) fn note_deleted(&mut self, node: RBTreeNode<Name, Node>, child_version: u64) {
+        // Room was reserved for one note per change, so this keeps the subtree.
+        if let Err(full) =
+            self.undo
+                .push_within_capacity(Undo::Deleted(self.op, node, child_version))
+        {
+            drop(full);
+        }
+    }
+
+    pub(super) fn note_usage(&mut self, uid: u32, before: Usage) {
+        let _ = self.usages.push_within_capacity((uid, before));
+    }
+
+    pub(super) fn note_event(&mut self, event: Event) {
+        let _ = self.events.push_within_capacity(event);
+    }
+}
+
+impl Tree {
+    /// Applies `ops` in order for `caller`, all or nothing. Returns the version of its last
+    /// change (the current version if it only checks).
+    pub(crate) fn transaction(
+        &mut self,
+        ops: &[TxnOp<'_>],
+        caller: &Caller,
+    ) -> Result<u64, TxnFailure> {
+        let early = |error| TxnFailure {
+            index: None,
+            error,
+            current: 0,
+        };
+        let changes = ops.iter().filter(|op| op.changes()).count();
+        let txn = Txn {
+            op: 0,
+            saved: (self.nodes, self.bytes, self.sequence),
+            undo: KVVec::with_capacity(changes, GFP_KERNEL).map_err(|_| early(ENOMEM))?,
+            usages: KVVec::with_capacity(changes, GFP_KERNEL).map_err(|_| early(ENOMEM))?,
+            events: KVVec::with_capacity(changes, GFP_KERNEL).map_err(|_| early(ENOMEM))?,
+        };
+        self.txn = Some(txn);
+        for (index, op) in ops.iter().enumerate() {
+            if let Some(txn) = self.txn.as_mut() {
+                txn.op = index;
+            }
+            if let Err(error) = self.apply(op, caller) {
+                self.rollback(ops);
+                // The version the node has in the store, as the transaction left it.
+                let current = if error == estale() {
+                    self.root
+                        .descend(op.path().components())
+                        .map_or(0, |node| node.version)
+                } else {
+                    0
+                };
+                return Err(TxnFailure {
+                    index: Some(index),
+                    error,
+                    current,
+                });
+            }
+        }
+        self.commit();
+        Ok(self.sequence)
+    }
+
+    fn apply(&mut self, op: &TxnOp<'_>, caller: &Caller) -> Result {
+        match op {
+            TxnOp::CheckVersion(path, version) => {
+                // Like stat, a check needs no permission.
+                let node = self.root.descend(path.components()).ok_or(ENOENT)?;
+                if node.version != *version {
+                    return Err(estale());
+                }
+                Ok(())
+            }
+            TxnOp::CheckAbsent(path) => match self.root.descend(path.components()) {
+                Some(_) => Err(EEXIST),
+                None => Ok(()),
+            },
+            TxnOp::Set(path, value, opts) => {
+                if opts.ephemeral.is_some() {
+                    return Err(EINVAL);
+                }
+                self.set(path, value.clone(), *opts, caller).map(drop)
+            }
+            TxnOp::Delete(path, recursive, if_version) => {
+                self.delete(path, *recursive, *if_version, caller)
+            }
+        }
+    }
+
+    /// Undoes the changes noted so far, newest first. Never allocates.
+    fn rollback(&mut self, ops: &[TxnOp<'_>]) {
+        let Some(mut txn) = self.txn.take() else {
+            return;
+        };
+        while let Some(undo) = txn.undo.pop() {
+            match undo {
+                Undo::Replaced(op, old) => {
+                    let Some(op) = ops.get(op) else { continue };
+                    if let Some(node) = self.root.descend_mut(op.path().components()) {
+                        node.value = old.value;
+                        node.version = old.version;
+                        node.mtime_ns = old.mtime_ns;
+                        node.mode = old.mode;
+                    }
+                }
+                Undo::Created(op, first_new, child_version) => {
+                    let Some(op) = ops.get(op) else { continue };
+                    let path = op.path();
+                    let Some(name) = path.components().nth(first_new) else {
+                        continue;
+                    };
+                    let Some(parent) = self.root.descend_mut(path.components().take(first_new))
+                    else {
+                        continue;
+                    };
+                    let removed = Name::lookup(name, |k| parent.children.remove_node(k));
+                    parent.num_children = parent.num_children.saturating_sub(1);
+                    parent.child_version = child_version;
+                    if let Some(removed) = removed {
+                        let (_, mut chain) = removed.to_key_value();
+                        let children = mem::take(&mut chain.children);
+                        self.destroy_children(children, false);
+                    }
+                }
+                Undo::Deleted(op, node, child_version) => {
+                    let Some(op) = ops.get(op) else { continue };
+                    let path = op.path();
+                    let parents = path.components().take(path.depth().saturating_sub(1));
+                    if let Some(parent) = self.root.descend_mut(parents) {
+                        // Its name is free again: what the transaction created there is undone.
+                        if parent.children.insert(node).is_none() {
+                            parent.num_children += 1;
+                        }
+                        parent.child_version = child_version;
+                    }
+                }
+            }
+        }
+        while let Some((uid, usage)) = txn.usages.pop() {
+            self.ledger.restore(uid, usage);
+        }
+        (self.nodes, self.bytes, self.sequence) = txn.saved;
+    }
+
+    /// Makes the transaction's changes final: frees what it deleted, returning the quota, and
+    /// records its changes for watchers.
+    fn commit(&mut self) {
+        let Some(mut txn) = self.txn.take() else {
+            return;
+        };
+        while let Some(undo) = txn.undo.pop() {
+            if let Undo::Deleted(_, node, _) = undo {
+                let (name, mut node) = node.to_key_value();
+                let own = name.as_bytes().len() as u64 + node.value_len();
+                self.ledger.uncharge(node.owner, 1, own);
+                let children = mem::take(&mut node.children);
+                self.destroy_children(children, true);
+            }
+        }
+        for &(uid, _) in txn.usages.iter() {
+            self.ledger.prune(uid);
+        }
+        for event in txn.events.drain_all() {
+            self.events.record(event);
+        }
+    }
+}
