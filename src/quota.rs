@@ -115,19 +115,9 @@ impl Ledger {
     /// Applies a prepared charge. Nothing may have changed the user's usage since
     /// [`Ledger::prepare`]: the caller holds the store's lock throughout.
     pub(crate) fn commit(&mut self, charge: Charge) {
-        if charge.after.is_empty() {
-            self.owners.remove(&charge.uid);
-            return;
-        }
-        match self.owners.get_mut(&charge.uid) {
-            Some(usage) => *usage = charge.after,
-            None => {
-                if let Some(reservation) = charge.reservation {
-                    self.owners
-                        .insert(reservation.into_node(charge.uid, charge.after));
-                }
-            }
-        }
+        let uid = charge.uid;
+        self.commit_keeping(charge);
+        self.prune(uid);
     }
 
     /// Applies a prepared charge like [`Ledger::commit`], but keeps the user's entry even when

@@ -6,6 +6,8 @@
 //! errnos and that failed operations change nothing, per-test subtrees, a small seeded PRNG, an
 //! in-process model of a subtree, and the protocol of worker processes.
 
+pub mod args;
+
 use std::collections::BTreeMap;
 use std::fmt::{Debug, Display};
 use std::process::{Command, Output, Stdio};

@@ -31,6 +31,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::time::Duration;
 
+use integration::args::{addr, buf, delete_args, get_args, list_args, set_args, stat_args};
 use integration::{
     assert_same_snapshot, open, open_text, read_response, retry_eintr, scaled, show, snapshot,
     stats, tagged_value, text_write, Rng, Scratch, Snapshot,
@@ -51,19 +52,6 @@ const KERNEL_ADDR: u64 = 0xffff_8880_0000_0000;
 
 /// A non-canonical address (bit 63 set, bits 62..47 clear): neither user nor kernel.
 const NON_CANONICAL_ADDR: u64 = 0x8000_0000_0000_0000;
-
-/// The user address of a pointer, as the ABI passes it.
-fn addr<T>(p: *const T) -> u64 {
-    p.expose_provenance() as u64
-}
-
-/// The address and length of a byte string, as the ABI passes them.
-fn buf(bytes: &[u8]) -> (u64, u32) {
-    (
-        addr(bytes.as_ptr()),
-        u32::try_from(bytes.len()).expect("test buffers are below 4 GiB"),
-    )
-}
 
 /// Issues `cmd` with the argument at user address `arg`.
 ///
@@ -116,59 +104,6 @@ fn watch_args(path: &[u8], after: u64, out: &mut [u8]) -> abi::WatchArgs {
         buf: addr(out.as_mut_ptr()),
         buf_len: out.len() as u32,
         after,
-        ..Default::default()
-    }
-}
-
-fn set_args(path: &[u8], value: &[u8]) -> SetArgs {
-    let (path, path_len) = buf(path);
-    let (value, value_len) = buf(value);
-    SetArgs {
-        path,
-        path_len,
-        value,
-        value_len,
-        ..Default::default()
-    }
-}
-
-fn get_args(path: &[u8], out: &mut [u8]) -> GetArgs {
-    let (path, path_len) = buf(path);
-    GetArgs {
-        path,
-        path_len,
-        buf: addr(out.as_mut_ptr()),
-        buf_len: u32::try_from(out.len()).expect("small buffer"),
-        ..Default::default()
-    }
-}
-
-fn delete_args(path: &[u8], flags: u32) -> DeleteArgs {
-    let (path, path_len) = buf(path);
-    DeleteArgs {
-        path,
-        path_len,
-        flags,
-        ..Default::default()
-    }
-}
-
-fn list_args(path: &[u8], out: &mut [u8]) -> ListArgs {
-    let (path, path_len) = buf(path);
-    ListArgs {
-        path,
-        path_len,
-        buf: addr(out.as_mut_ptr()),
-        buf_len: u32::try_from(out.len()).expect("small buffer"),
-        ..Default::default()
-    }
-}
-
-fn stat_args(path: &[u8]) -> StatArgs {
-    let (path, path_len) = buf(path);
-    StatArgs {
-        path,
-        path_len,
         ..Default::default()
     }
 }

@@ -6,6 +6,7 @@ use std::ffi::c_void;
 use std::mem::{align_of, size_of};
 use std::ptr;
 
+use integration::args::{addr, delete_args, get_args, list_args, set_args, stat_args};
 use integration::{
     assert_same_snapshot, expect_raw_errno, expect_raw_fails_unchanged, ok, open, snapshot, stat,
     stats, Scratch, NOTHING,
@@ -19,19 +20,6 @@ use rustix::mm::{mmap_anonymous, mprotect, munmap, MapFlags, MprotectFlags, Prot
 /// The lowest kernel address on x86-64 (and the start of the kernel half on arm64 with 48-bit
 /// addresses): never accessible from userspace.
 const KERNEL_ADDR: u64 = 0xffff_8000_0000_0000;
-
-/// The user address of a pointer, as the ABI passes it.
-fn addr<T>(p: *const T) -> u64 {
-    p.expose_provenance() as u64
-}
-
-/// The address and length of a byte string, as the ABI passes them.
-fn buf(bytes: &[u8]) -> (u64, u32) {
-    (
-        addr(bytes.as_ptr()),
-        u32::try_from(bytes.len()).expect("test buffers are small"),
-    )
-}
 
 /// Issues `cmd` with the argument at user address `arg`.
 ///
@@ -147,59 +135,6 @@ fn bad_addresses(pages: &Pages) -> [(&'static str, u64); 3] {
         ("an inaccessible page", pages.none()),
         ("a kernel address", KERNEL_ADDR),
     ]
-}
-
-fn set_args(path: &[u8], value: &[u8]) -> SetArgs {
-    let (path, path_len) = buf(path);
-    let (value, value_len) = buf(value);
-    SetArgs {
-        path,
-        path_len,
-        value,
-        value_len,
-        ..Default::default()
-    }
-}
-
-fn get_args(path: &[u8], out: &mut [u8]) -> GetArgs {
-    let (path, path_len) = buf(path);
-    GetArgs {
-        path,
-        path_len,
-        buf: addr(out.as_mut_ptr()),
-        buf_len: u32::try_from(out.len()).expect("small buffer"),
-        ..Default::default()
-    }
-}
-
-fn delete_args(path: &[u8], flags: u32) -> DeleteArgs {
-    let (path, path_len) = buf(path);
-    DeleteArgs {
-        path,
-        path_len,
-        flags,
-        ..Default::default()
-    }
-}
-
-fn list_args(path: &[u8], out: &mut [u8]) -> ListArgs {
-    let (path, path_len) = buf(path);
-    ListArgs {
-        path,
-        path_len,
-        buf: addr(out.as_mut_ptr()),
-        buf_len: u32::try_from(out.len()).expect("small buffer"),
-        ..Default::default()
-    }
-}
-
-fn stat_args(path: &[u8]) -> StatArgs {
-    let (path, path_len) = buf(path);
-    StatArgs {
-        path,
-        path_len,
-        ..Default::default()
-    }
 }
 
 /// A description and a change to a valid argument structure.
