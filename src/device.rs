@@ -150,7 +150,7 @@ pub(crate) struct OpenFile {
     /// Paths of the ephemeral nodes this file created, removed when it is released (if they
     /// still belong to it).
     #[pin]
-    ephemerals: Mutex<KVec<KVVec<u8>>>,
+    ephemerals: Mutex<KVVec<KVVec<u8>>>,
     #[pin]
     response: Mutex<Response>,
 }
@@ -255,7 +255,7 @@ impl OpenFile {
             return Err(EINVAL);
         }
         let path_buf = copy_path(a.path, a.path_len, &self.limits)?;
-        let path = Path::parse(&path_buf, &self.limits)?;
+        Path::parse(&path_buf, &self.limits)?;
         if a.value_len > self.limits.max_value_len {
             return Err(E2BIG);
         }
@@ -266,8 +266,42 @@ impl OpenFile {
             if_version: flag(uapi::SET_IF_VERSION).then_some(a.expected_version),
             ephemeral: flag(uapi::SET_EPHEMERAL).then_some(self.session),
         };
+        // Fail on an argument we cannot write back before changing anything.
+        UserSlice::new(UserPtr::from_addr(arg), size_of::<uapi::SetArgs>())
+            .writer()
+            .write(&a)?;
+        let mut current = 0;
+        let sequential = flag(uapi::SET_SEQUENTIAL);
+        let (version, sequence) =
+            match self.apply_set(path_buf, value, opts, sequential, &mut current) {
+                Ok(done) => done,
+                Err(e) if e == estale() => {
+                    a.version = current;
+                    writer.write(&a)?;
+                    return Err(e);
+                }
+                Err(e) => return Err(e),
+            };
+        a.version = version;
+        a.sequence = sequence;
+        writer.write(&a)?;
+        Ok(0)
+    }
+
+    /// Sets the node at `path_buf` (a path that parses) as `opts` say, or with `sequential`
+    /// creates a sequential node there, and records an ephemeral node in this file's list, so
+    /// that releasing the file removes it. Returns the version and the sequential number; on
+    /// `ESTALE`, `current` holds the node's version.
+    fn apply_set(
+        &self,
+        path_buf: KVVec<u8>,
+        value: Arc<Value>,
+        opts: SetOptions,
+        sequential: bool,
+        current: &mut u64,
+    ) -> Result<(u64, u64)> {
         // Room for the name a sequential create makes.
-        let mut name_buf = if flag(uapi::SET_SEQUENTIAL) {
+        let mut name_buf = if sequential {
             KVVec::with_capacity(
                 path_buf.len() + uapi::SEQUENTIAL_DIGITS as usize,
                 GFP_KERNEL,
@@ -275,55 +309,46 @@ impl OpenFile {
         } else {
             KVVec::new()
         };
-        // Fail on an argument we cannot write back before changing anything.
-        UserSlice::new(UserPtr::from_addr(arg), size_of::<uapi::SetArgs>())
-            .writer()
-            .write(&a)?;
-        // An ephemeral node is recorded in this file's list, so that releasing the file removes
-        // it: make room first, and hold the list until the node is in it.
+        // Make room in the list first, and hold it until the node is in it.
         let mut ephemerals = match opts.ephemeral {
-            Some(_) => {
+            Some(session) => {
                 let mut list = self.ephemerals.lock();
+                // Forget the nodes that are gone (deleted, or replaced by others) whenever the
+                // list doubles, so that it stays within twice the nodes alive.
+                if list.len() >= 16 && list.len().is_power_of_two() {
+                    self.store.read(|t| {
+                        list.retain(|path| {
+                            Path::parse(path, &self.limits)
+                                .is_ok_and(|path| t.is_ephemeral_of(&path, session))
+                        });
+                        Ok(())
+                    })?;
+                }
                 list.reserve(1, GFP_KERNEL)?;
                 Some(list)
             }
             None => None,
         };
-        let mut current = 0;
-        let result = self.store.change(|t| {
-            let result = if flag(uapi::SET_SEQUENTIAL) {
-                t.set_sequential(&path, value, opts, &self.caller, &mut name_buf)
-            } else {
-                t.set(&path, value, opts, &self.caller).map(|v| (v, 0))
-            };
-            if result.as_ref().err() == Some(&estale()) {
-                current = t.stat(&path).map_or(0, |st| st.version);
-            }
-            result
-        });
-        let (version, sequence) = match result {
-            Ok(done) => done,
-            Err(e) if e == estale() => {
-                a.version = current;
-                writer.write(&a)?;
-                return Err(e);
-            }
-            Err(e) => return Err(e),
+        let done = {
+            let path = Path::parse(&path_buf, &self.limits)?;
+            self.store.change(|t| {
+                let result = if sequential {
+                    t.set_sequential(&path, value, opts, &self.caller, &mut name_buf)
+                } else {
+                    t.set(&path, value, opts, &self.caller).map(|v| (v, 0))
+                };
+                if result.as_ref().err() == Some(&estale()) {
+                    *current = t.stat(&path).map_or(0, |st| st.version);
+                }
+                result
+            })?
         };
         if let Some(list) = ephemerals.as_mut() {
-            let created = if flag(uapi::SET_SEQUENTIAL) {
-                name_buf
-            } else {
-                path_buf
-            };
+            let created = if sequential { name_buf } else { path_buf };
             // Cannot fail: room was reserved above.
             let _ = list.push_within_capacity(created);
         }
-        drop(ephemerals);
-        a.version = version;
-        a.sequence = sequence;
-        writer.write(&a)?;
-        Ok(0)
+        Ok(done)
     }
 
     fn get(&self, arg: usize) -> Result<isize> {
@@ -707,6 +732,85 @@ impl OpenFile {
                 )
                 .map_err(|_| ENOMEM)?;
             }
+            Command::SetIfVersion {
+                path,
+                version,
+                value,
+            } => {
+                let path = Path::parse(path, limits)?;
+                if value.len() > limits.max_value_len as usize {
+                    return Err(E2BIG);
+                }
+                let value = value_from(value)?;
+                let opts = SetOptions {
+                    if_version: Some(version),
+                    ..Default::default()
+                };
+                self.store
+                    .change(|t| t.set(&path, value, opts, &self.caller))?;
+            }
+            Command::DeleteIfVersion {
+                path,
+                recursive,
+                version,
+            } => {
+                let path = Path::parse(path, limits)?;
+                self.store
+                    .change(|t| t.delete(&path, recursive, Some(version), &self.caller))?;
+            }
+            Command::Create {
+                path,
+                value,
+                ephemeral,
+                sequential,
+            } => {
+                Path::parse(path, limits)?;
+                if value.len() > limits.max_value_len as usize {
+                    return Err(E2BIG);
+                }
+                let value = value_from(value)?;
+                let mut path_buf = KVVec::with_capacity(path.len(), GFP_KERNEL)?;
+                path_buf.extend_from_slice(path, GFP_KERNEL)?;
+                let opts = SetOptions {
+                    create_only: true,
+                    ephemeral: ephemeral.then_some(self.session),
+                    ..Default::default()
+                };
+                let (_, number) = self.apply_set(path_buf, value, opts, sequential, &mut 0)?;
+                if sequential {
+                    let normal = Path::parse(path, limits)?;
+                    out.extend_from_slice(normal.as_bytes(), GFP_KERNEL)?;
+                    writeln!(TextOut(&mut out), "{:010}", number).map_err(|_| ENOMEM)?;
+                }
+            }
+            Command::Watch {
+                path,
+                subtree,
+                after,
+            } => {
+                let path = Path::parse(path, limits)?;
+                let mut changed = KVVec::with_capacity(limits.max_path_len as usize, GFP_KERNEL)?;
+                let change = self.store.watch(
+                    &path,
+                    subtree,
+                    after,
+                    Wait::Forever,
+                    &self.caller,
+                    &mut changed,
+                )?;
+                let kind = match change.kind {
+                    uapi::EVENT_CREATED => "created",
+                    uapi::EVENT_CHANGED => "changed",
+                    uapi::EVENT_DELETED => "deleted",
+                    _ => "lost",
+                };
+                write!(TextOut(&mut out), "{} {}", change.version, kind).map_err(|_| ENOMEM)?;
+                if !changed.is_empty() {
+                    out.push(b' ', GFP_KERNEL)?;
+                    out.extend_from_slice(&changed, GFP_KERNEL)?;
+                }
+                out.push(b'\n', GFP_KERNEL)?;
+            }
             Command::Stats => {
                 let s = self.store.read(|t| Ok(t.stats(self.caller.uid)))?;
                 writeln!(
@@ -747,7 +851,7 @@ impl MiscDevice for OpenFile {
                 limits: Limits::from_module_params(),
                 caller: Caller::of_opener(file),
                 session,
-                ephemerals <- new_mutex!(KVec::new()),
+                ephemerals <- new_mutex!(KVVec::new()),
                 response <- new_mutex!(Response {
                     bytes: KVVec::new(),
                     pos: 0,
@@ -776,8 +880,9 @@ impl MiscDevice for OpenFile {
     fn write_iter(kiocb: Kiocb<'_, Self::Ptr>, iov: &mut IovIterSource<'_>) -> Result<usize> {
         let me = kiocb.file();
         let len = iov.len();
-        // The longest valid command: a verb, two spaces, a path, a value and a newline.
-        let longest = me.limits.max_path_len as usize + me.limits.max_value_len as usize + 16;
+        // The longest valid command: `set-if`, three spaces, a path, a 20-digit version, a value
+        // and a newline.
+        let longest = me.limits.max_path_len as usize + me.limits.max_value_len as usize + 40;
         if len > longest {
             return Err(E2BIG);
         }

@@ -25,6 +25,9 @@ pub(crate) struct Event {
     pub(crate) kind: u32,
     /// The path of the node (without a trailing `/`); empty for [`uapi::EVENT_LOST`].
     pub(crate) path: KVVec<u8>,
+    /// For [`uapi::EVENT_CREATED`]: how many leading components of the path existed before; the
+    /// change created the others (the node and its missing parents).
+    existed: usize,
 }
 
 impl Event {
@@ -38,7 +41,15 @@ impl Event {
             version,
             kind,
             path: copy,
+            existed: path.depth(),
         })
+    }
+
+    /// The creation of the node at `path` and of its parents from component `existed` on.
+    pub(crate) fn created(version: u64, path: &Path<'_>, existed: usize) -> Result<Self> {
+        let mut event = Self::new(version, uapi::EVENT_CREATED, path)?;
+        event.existed = existed;
+        Ok(event)
     }
 
     /// A change whose path could not be recorded (no memory for it, in a cleanup that cannot
@@ -48,16 +59,31 @@ impl Event {
             version,
             kind: uapi::EVENT_LOST,
             path: KVVec::new(),
+            existed: 0,
         }
     }
 
-    /// Whether a watch of `watched` (with `subtree`, of everything below it too) sees this change.
+    /// Whether a watch of `watched` (with `subtree`, of everything below it too) sees this change:
+    /// a change of the node, its deletion with an ancestor, its creation as a parent of the node
+    /// created, or with `subtree` any change below it.
     fn concerns(&self, watched: &[u8], subtree: bool) -> bool {
         let path = &self.path[..];
         self.kind == uapi::EVENT_LOST
             || path == watched
             || (self.kind == uapi::EVENT_DELETED && is_below(watched, path))
+            || (self.kind == uapi::EVENT_CREATED
+                && is_below(path, watched)
+                && depth(watched) > self.existed)
             || (subtree && is_below(path, watched))
+    }
+}
+
+/// The number of components of `path` (without a trailing `/`; 0 for the root).
+fn depth(path: &[u8]) -> usize {
+    if path == b"/" {
+        0
+    } else {
+        path.iter().filter(|&&b| b == b'/').count()
     }
 }
 
@@ -132,7 +158,11 @@ impl EventLog {
         if after < self.forgotten {
             return Found::Lost(current);
         }
-        for event in self.iter().skip_while(|e| e.version <= after) {
+        // Both halves of the ring are in version order: find where each passes `after`.
+        let (newer, older) = self.ring.split_at(self.oldest);
+        let older = &older[older.partition_point(|e| e.version <= after)..];
+        let newer = &newer[newer.partition_point(|e| e.version <= after)..];
+        for event in Iterator::chain(older.iter(), newer.iter()) {
             if event.concerns(watched, subtree) {
                 return if event.kind == uapi::EVENT_LOST {
                     Found::Lost(current)
@@ -196,9 +226,17 @@ mod tests {
             v
         };
         assert_eq!(&versions[..], &[2, 3, 4]);
+        // Creating `/p/q/r` where only `/p` existed creates `/p/q` too.
+        log.record(Event::created(
+            5,
+            &Path::parse(b"/p/q/r", &Limits::from_params(16, 256, 8, 20, 200))?,
+            1,
+        )?);
+        assert_eq!(found(&log, b"/p/q", false, 4, 5), (uapi::EVENT_CREATED, 5));
+        assert_eq!(found(&log, b"/p", false, 4, 5), (0, 0));
         // An unrecorded change reaches every watcher as a loss.
-        log.record(Event::unknown(5));
-        assert_eq!(found(&log, b"/q", false, 4, 5), (uapi::EVENT_LOST, 5));
+        log.record(Event::unknown(6));
+        assert_eq!(found(&log, b"/q", false, 5, 6), (uapi::EVENT_LOST, 6));
         Ok(())
     }
 }

@@ -103,12 +103,15 @@ impl Store {
     ) -> Result<Change> {
         let mut tree = self.tree.lock();
         let mut wait = wait;
+        // Changes up to this version are known not to concern the watch.
+        let mut scanned = after;
         loop {
             tree.may_watch(path, caller)?;
             changed.clear();
+            let current = tree.sequence();
             match tree
                 .events()
-                .find(path.as_bytes(), subtree, after, tree.sequence())
+                .find(path.as_bytes(), subtree, scanned, current)
             {
                 Found::Event(event) => {
                     for &b in event.path.iter() {
@@ -125,7 +128,7 @@ impl Store {
                         version: current,
                     })
                 }
-                Found::Nothing => {}
+                Found::Nothing => scanned = scanned.max(current),
             }
             let jiffies = match wait {
                 Wait::No => return Err(ETIMEDOUT),

@@ -10,8 +10,14 @@
 //! get PATH              response: the value and "\n"
 //! rm [-r] PATH          delete (recursively with -r)
 //! ls PATH               response: the children's names, one per line
-//! stat PATH             response: "version=N child_version=N ... has_value=0|1\n"
-//! stats                 response: "nodes=N bytes=N ... sequence=N\n"
+//! stat PATH             response: "version=N child_version=N ... session=N\n"
+//! stats                 response: "nodes=N bytes=N ... uid_max_bytes=N\n"
+//! set-if PATH VERSION [VALUE]  compare-and-set: ESTALE unless the node is at VERSION
+//! rm-if [-r] PATH VERSION      conditional delete: ESTALE unless the node is at VERSION
+//! ephemeral PATH [VALUE]       create an ephemeral node, removed when this file is released
+//! seq PATH [VALUE]             create a sequential node; response: its path and "\n"
+//! watch [-r] PATH VERSION      wait for the first change after VERSION (of everything below
+//!                              PATH with -r); response: "VERSION KIND PATH\n"
 //! ```
 //!
 //! Anything else is malformed and fails with `EINVAL`.
@@ -37,6 +43,57 @@ pub(crate) enum Command<'a> {
     Stat { path: &'a [u8] },
     /// `stats`.
     Stats,
+    /// `set-if PATH VERSION [VALUE]`.
+    SetIfVersion {
+        path: &'a [u8],
+        version: u64,
+        value: &'a [u8],
+    },
+    /// `rm-if [-r] PATH VERSION`.
+    DeleteIfVersion {
+        path: &'a [u8],
+        recursive: bool,
+        version: u64,
+    },
+    /// `ephemeral PATH [VALUE]` (`sequential: false`) or `seq PATH [VALUE]`.
+    Create {
+        path: &'a [u8],
+        value: &'a [u8],
+        ephemeral: bool,
+        sequential: bool,
+    },
+    /// `watch [-r] PATH VERSION`.
+    Watch {
+        path: &'a [u8],
+        subtree: bool,
+        after: u64,
+    },
+}
+
+/// A version argument: decimal digits only.
+fn version(text: &[u8]) -> Result<u64> {
+    if text.is_empty() || text.len() > 20 || !text.iter().all(u8::is_ascii_digit) {
+        return Err(EINVAL);
+    }
+    text.iter().try_fold(0u64, |n, &d| {
+        n.checked_mul(10)
+            .and_then(|n| n.checked_add(u64::from(d - b'0')))
+            .ok_or(EINVAL)
+    })
+}
+
+/// `[-r] PATH VERSION`: the flag, the path and the version.
+fn flagged_path_version(rest: Option<&[u8]>) -> Result<(bool, &[u8], u64)> {
+    let rest = rest.ok_or(EINVAL)?;
+    let (recursive, rest) = match rest.strip_prefix(b"-r ") {
+        Some(rest) => (true, rest),
+        None => (false, rest),
+    };
+    let (path, v) = split_space(rest);
+    if path.is_empty() {
+        return Err(EINVAL);
+    }
+    Ok((recursive, path, version(v.ok_or(EINVAL)?)?))
 }
 
 /// Splits `s` at the first space: `(head, Some(tail))`, or `(s, None)` without a space.
@@ -95,6 +152,46 @@ impl<'a> Command<'a> {
                 path: path_only(rest)?,
             }),
             b"stats" if rest.is_none() => Ok(Self::Stats),
+            b"set-if" => {
+                let (path, rest) = split_space(rest.ok_or(EINVAL)?);
+                let (v, value) = split_space(rest.ok_or(EINVAL)?);
+                if path.is_empty() {
+                    return Err(EINVAL);
+                }
+                Ok(Self::SetIfVersion {
+                    path,
+                    version: version(v)?,
+                    value: value.unwrap_or(&[]),
+                })
+            }
+            b"rm-if" => {
+                let (recursive, path, version) = flagged_path_version(rest)?;
+                Ok(Self::DeleteIfVersion {
+                    path,
+                    recursive,
+                    version,
+                })
+            }
+            b"ephemeral" | b"seq" => {
+                let (path, value) = split_space(rest.ok_or(EINVAL)?);
+                if path.is_empty() {
+                    return Err(EINVAL);
+                }
+                Ok(Self::Create {
+                    path,
+                    value: value.unwrap_or(&[]),
+                    ephemeral: verb == b"ephemeral",
+                    sequential: verb == b"seq",
+                })
+            }
+            b"watch" => {
+                let (subtree, path, after) = flagged_path_version(rest)?;
+                Ok(Self::Watch {
+                    path,
+                    subtree,
+                    after,
+                })
+            }
             _ => Err(EINVAL),
         }
     }
@@ -148,6 +245,39 @@ mod tests {
         assert_eq!(Command::parse(b"ls /")?, Command::List { path: b"/" });
         assert_eq!(Command::parse(b"stat /a")?, Command::Stat { path: b"/a" });
         assert_eq!(Command::parse(b"stats\n")?, Command::Stats);
+        assert_eq!(
+            Command::parse(b"set-if /a 12 new value")?,
+            Command::SetIfVersion {
+                path: b"/a",
+                version: 12,
+                value: b"new value"
+            }
+        );
+        assert_eq!(
+            Command::parse(b"rm-if -r /a 7\n")?,
+            Command::DeleteIfVersion {
+                path: b"/a",
+                recursive: true,
+                version: 7
+            }
+        );
+        assert_eq!(
+            Command::parse(b"seq /q/item- x")?,
+            Command::Create {
+                path: b"/q/item-",
+                value: b"x",
+                ephemeral: false,
+                sequential: true
+            }
+        );
+        assert_eq!(
+            Command::parse(b"watch -r /svc 0")?,
+            Command::Watch {
+                path: b"/svc",
+                subtree: true,
+                after: 0
+            }
+        );
         Ok(())
     }
 
@@ -170,6 +300,14 @@ mod tests {
             b"ls",
             b"get /a\n\n",
             b"set /a x\ny",
+            b"set-if /a",
+            b"set-if /a x y",
+            b"set-if /a 99999999999999999999999 v",
+            b"rm-if /a",
+            b"rm-if /a -1",
+            b"watch /a",
+            b"watch -r /a 1 2",
+            b"ephemeral",
         ] {
             assert_eq!(Command::parse(bad).err(), Some(EINVAL));
         }

@@ -498,7 +498,7 @@ impl Tree {
         let charge = self
             .ledger
             .prepare(caller.uid, new_nodes, added, 0, &self.limits)?;
-        let event = Event::new(seq, uapi::EVENT_CREATED, path)?;
+        let event = Event::created(seq, path, existing)?;
         let mode = mode.unwrap_or(uapi::MODE_DEFAULT);
 
         let mut missing = path.components().rev().take(path.depth() - existing);
@@ -607,14 +607,22 @@ impl Tree {
                 return Err(EINVAL);
             }
             caller.may_write(self.root.owner, self.root.mode)?;
+            if recursive {
+                self.may_delete_below(&self.root, caller)?;
+            }
             if if_version.is_some_and(|v| v != self.root.version) {
                 return Err(estale());
             }
             if !recursive && self.root.num_children > 0 {
                 return Err(enotempty());
             }
-            self.may_delete_below(&self.root, caller)?;
-            let event = Event::new(seq, uapi::EVENT_DELETED, path)?;
+            // Without children to delete, only the root's value goes: a change of the root.
+            let kind = if self.root.num_children > 0 {
+                uapi::EVENT_DELETED
+            } else {
+                uapi::EVENT_CHANGED
+            };
+            let event = Event::new(seq, kind, path)?;
             let children = mem::take(&mut self.root.children);
             let (nodes, mut bytes) = self.destroy_children(children, true);
             if let Some(value) = self.root.value.take() {
@@ -640,13 +648,15 @@ impl Tree {
             .ok_or(ENOENT)?;
         let node = Name::lookup(name, |k| parent.children.get(k)).ok_or(ENOENT)?;
         caller.may_write(node.owner, node.mode)?;
+        if recursive {
+            self.may_delete_below(node, caller)?;
+        }
         if if_version.is_some_and(|v| v != node.version) {
             return Err(estale());
         }
         if !recursive && node.num_children > 0 {
             return Err(enotempty());
         }
-        self.may_delete_below(node, caller)?;
         let event = Event::new(seq, uapi::EVENT_DELETED, path)?;
         if self.txn.is_some() {
             self.detach(path, name, seq)?;
@@ -655,6 +665,13 @@ impl Tree {
         }
         self.record(event);
         Ok(())
+    }
+
+    /// Whether the node at `path` is an ephemeral node of `session`.
+    pub(crate) fn is_ephemeral_of(&self, path: &Path<'_>, session: u64) -> bool {
+        self.root
+            .descend(path.components())
+            .is_some_and(|node| node.session == session)
     }
 
     /// Removes the ephemeral node at `path` if it still belongs to `session`: the cleanup when
@@ -742,30 +759,54 @@ impl Tree {
         if path.is_root() {
             return Err(EINVAL);
         }
-        let parents = path.components().take(path.depth() - 1);
-        let number = self
-            .root
-            .descend(parents)
-            .map_or(0, |parent| parent.seq_next);
-        if number == u32::MAX {
-            return Err(EOVERFLOW);
+        // Names someone made by hand are skipped, a few at a time.
+        const SKIP: u32 = 64;
+        let write_name = |number: u32, name_buf: &mut KVVec<u8>| -> Result {
+            let mut digits = [b'0'; 10];
+            let mut n = number;
+            for d in digits.iter_mut().rev() {
+                *d = b'0' + (n % 10) as u8;
+                n /= 10;
+            }
+            name_buf.clear();
+            for &b in Iterator::chain(path.as_bytes().iter(), digits.iter()) {
+                name_buf.push_within_capacity(b).map_err(|_| ENOMEM)?;
+            }
+            Ok(())
+        };
+        let parent = self.root.descend(path.components().take(path.depth() - 1));
+        let mut number = parent.map_or(0, |parent| parent.seq_next);
+        for _ in 0..SKIP {
+            if number == u32::MAX {
+                return Err(EOVERFLOW);
+            }
+            write_name(number, name_buf)?;
+            let name = Path::parse(name_buf, &self.limits)?.name().ok_or(EINVAL)?;
+            let taken = parent.is_some_and(|p| Name::lookup(name, |k| p.children.get(k)).is_some());
+            if !taken {
+                break;
+            }
+            number += 1;
         }
-        let mut digits = [b'0'; 10];
-        let mut n = number;
-        for d in digits.iter_mut().rev() {
-            *d = b'0' + (n % 10) as u8;
-            n /= 10;
-        }
-        name_buf.clear();
-        for &b in Iterator::chain(path.as_bytes().iter(), digits.iter()) {
-            name_buf.push_within_capacity(b).map_err(|_| ENOMEM)?;
-        }
+        write_name(number, name_buf)?;
         let new_path = Path::parse(name_buf, &self.limits)?;
         let opts = SetOptions {
             create_only: true,
             ..opts
         };
-        let version = self.set(&new_path, value, opts, caller)?;
+        let version = match self.set(&new_path, value, opts, caller) {
+            Ok(version) => version,
+            Err(e) => {
+                // Past names that exist, so that the next call does not try them again.
+                if e == EEXIST {
+                    let parents = new_path.components().take(new_path.depth() - 1);
+                    if let Some(parent) = self.root.descend_mut(parents) {
+                        parent.seq_next = number + 1;
+                    }
+                }
+                return Err(e);
+            }
+        };
         if let Some(parent) = self
             .root
             .descend_mut(new_path.components().take(new_path.depth() - 1))
@@ -859,6 +900,10 @@ impl Tree {
             }
             if children != node.num_children {
                 return Err(broken("child count differs from the children", children));
+            }
+            // The root's empty value is charged nothing, and needs no ledger entry.
+            if counted == 0 && own == 0 {
+                return Ok(());
             }
             let i = owners
                 .binary_search_by_key(&node.owner, |&(uid, _)| uid)
@@ -1339,6 +1384,32 @@ mod tests {
         assert_eq!(t.stats(1000).uid_nodes, 3);
         let check = t.check()?;
         assert_eq!(check.nodes, t.stats(0).nodes);
+        Ok(())
+    }
+
+    #[test]
+    fn root_value_and_sequential_skips() -> Result {
+        let mut t = Tree::new(limits())?;
+        // An empty value of the root is charged to nobody, and the check agrees.
+        t.set(&p(b"/", &t)?, value(b"")?, o(false, None), &ROOT)?;
+        t.check()?;
+        // A sequential create skips a name someone made by hand.
+        t.set(
+            &p(b"/q/i-0000000000", &t)?,
+            value(b"")?,
+            o(false, None),
+            &ROOT,
+        )?;
+        let mut buf = KVVec::with_capacity(32, GFP_KERNEL)?;
+        let (_, number) = t.set_sequential(
+            &p(b"/q/i-", &t)?,
+            value(b"")?,
+            o(false, None),
+            &ROOT,
+            &mut buf,
+        )?;
+        assert_eq!(number, 1);
+        t.check()?;
         Ok(())
     }
 }

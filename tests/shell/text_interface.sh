@@ -72,6 +72,8 @@ strerror() {
 	EINVAL) echo 'Invalid argument' ;;
 	ENOTEMPTY) echo 'Directory not empty' ;;
 	ENODATA) echo 'No data available' ;;
+	ESTALE) echo 'Stale file handle' ;;
+	ENOTDIR) echo 'Not a directory' ;;
 	*) echo "$1" ;;
 	esac
 }
@@ -340,6 +342,40 @@ ok_cmd "rm -r of a subtree" "rm -r $T/ls"
 err_cmd "stat after rm -r fails with ENOENT" "stat $T/ls" ENOENT
 err_cmd "the children are gone too" "get $T/ls/zeta" ENOENT
 err_cmd "rm of a missing node fails with ENOENT" "rm $T/ls" ENOENT
+
+# --- coordination: set-if, rm-if, seq, ephemeral, watch -----------------------------------------
+
+ok_cmd "set a node to compare and set" "set $T/cas one"
+query "stat $T/cas"
+v=$(field "${REPLY%"$nl"}" version)
+err_cmd "set-if with another version fails with ESTALE" "set-if $T/cas $((v + 1)) two" ESTALE
+expect "a failed set-if keeps the value" "get $T/cas" "one$nl"
+ok_cmd "set-if with the node's version replaces the value" "set-if $T/cas $v two words"
+expect "set-if set the whole rest of the line" "get $T/cas" "two words$nl"
+query "stat $T/cas"
+v2=$(field "${REPLY%"$nl"}" version)
+err_cmd "rm-if with an old version fails with ESTALE" "rm-if $T/cas $v" ESTALE
+ok_cmd "rm-if with the node's version deletes it" "rm-if $T/cas $v2"
+err_cmd "the node is gone after rm-if" "stat $T/cas" ENOENT
+expect "seq creates the first sequential node" "seq $T/q/item- a" "$T/q/item-0000000000$nl"
+expect "seq numbers the next one" "seq $T/q/item- b" "$T/q/item-0000000001$nl"
+expect "the sequential nodes hold their values" "get $T/q/item-0000000001" "b$nl"
+exec 4<>"$DEV"
+if echo "ephemeral $T/lock held" >&4 2>/dev/null; then
+	expect "an ephemeral node exists while its file is open" "get $T/lock" "held$nl"
+	err_cmd "an ephemeral node cannot have children" "set $T/lock/child x" ENOTDIR
+else
+	fail "ephemeral creates a node owned by the open file" "the write failed"
+fi
+exec 4>&-
+err_cmd "closing its file removed the ephemeral node" "stat $T/lock" ENOENT
+query stats
+now=$(field "${REPLY%"$nl"}" sequence)
+expect "watch reports a change that already happened" "watch $T/q/item-0000000000 $((now - 4))" \
+	"$((now - 3)) created $T/q/item-0000000000$nl"
+( sleep 1; echo "set $T/w/x 1" >"$DEV" ) &
+expect "watch -r waits for the next change below" "watch -r $T/w $now" "$((now + 1)) created $T/w/x$nl"
+wait
 
 # --- clean up ------------------------------------------------------------------------------------
 

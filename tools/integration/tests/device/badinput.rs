@@ -726,9 +726,9 @@ cases! {
     nr_stat_as_io: NOTTY => |fx| misnumbered(fx, with_dir(abi::IOC_STAT, IOC_NONE)),
     /// VERSION's number as `_IOW`.
     nr_version_as_iow: NOTTY => |fx| misnumbered(fx, with_dir(abi::IOC_VERSION, IOC_WRITE)),
-    /// The first unused number, 0x08, shaped like SET.
-    nr_unknown_0x08: NOTTY =>
-        |fx| misnumbered(fx, ioc(IOC_READ | IOC_WRITE, abi::IOC_MAGIC, 0x08, size_of::<SetArgs>())),
+    /// The first unused number, 0x0a, shaped like SET.
+    nr_unknown_0x0a: NOTTY =>
+        |fx| misnumbered(fx, ioc(IOC_READ | IOC_WRITE, abi::IOC_MAGIC, 0x0a, size_of::<SetArgs>())),
     /// CHECK's number, shaped like SET.
     nr_check_shaped_like_set: NOTTY =>
         |fx| misnumbered(fx, ioc(IOC_READ | IOC_WRITE, abi::IOC_MAGIC, 0x07, size_of::<SetArgs>())),
@@ -1094,7 +1094,7 @@ fn text(fx: &Fx<'_>, command: impl AsRef<[u8]>) -> Outcome {
 
 /// The longest write the text interface accepts (see `docs/semantics.md`).
 fn longest_command(fx: &Fx<'_>) -> usize {
-    fx.max_path_len + fx.max_value_len + 16
+    fx.max_path_len + fx.max_value_len + 40
 }
 
 cases! {

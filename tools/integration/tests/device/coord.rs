@@ -845,3 +845,25 @@ fn the_cli_runs_transactions_and_watches() {
     let expected = format!("{} created {a}\n{} deleted {b}\n", version + 1, version + 2);
     assert_eq!(lines, expected);
 }
+
+#[test]
+fn a_watch_sees_its_node_created_as_a_parent() {
+    let store = open();
+    let s = Scratch::new(&store, "coord_watch_parent");
+    let (parent, leaf) = (s.path("p"), s.path("p/q/r"));
+    let after = ok("stats", store.store_stats()).sequence;
+    let v = ok("set a node below", store.set(&leaf, "x"));
+    let event = ok(
+        "watch",
+        store.watch(&parent, false, after, Some(Duration::ZERO)),
+    )
+    .expect("the parent was created");
+    assert_eq!((event.kind, event.version), (EventKind::Created, v));
+    assert_eq!(
+        event.path,
+        leaf.as_bytes(),
+        "the event names the node that was set"
+    );
+    // The base existed before: its watch sees nothing.
+    assert!(drain(&store, s.base(), false, after).is_empty());
+}
