@@ -40,9 +40,9 @@ impl Caller {
     /// current task is the opener and its credentials are the file's.
     pub(crate) fn of_opener(file: &File) -> Self {
         let uid = file.cred().euid().into_raw().val;
-        // Without auditing: an open by an unprivileged user is not a denied privileged request.
-        // SAFETY: `init_user_ns` is a static that lives forever, which the function only reads;
-        // it checks the current task, the opener.
+        // Without auditing (an open by an unprivileged user is not a denied privileged request),
+        // of the current task: the opener.
+        // SAFETY: `init_user_ns` is a static that lives forever, which the function only reads.
         let admin = unsafe {
             bindings::ns_capable_noaudit(
                 &raw mut bindings::init_user_ns,
