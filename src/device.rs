@@ -28,9 +28,11 @@ use kernel::{
         Mutex, //
     },
     time::msecs_to_jiffies,
+    transmute::AsBytes,
     uaccess::{
         UserPtr,
-        UserSlice, //
+        UserSlice,
+        UserSliceWriter, //
     },
 };
 
@@ -183,6 +185,21 @@ fn user_ptr(addr: u64) -> Result<UserPtr> {
     Ok(UserPtr::from_addr(
         usize::try_from(addr).map_err(|_| EFAULT)?,
     ))
+}
+
+/// Ends a call that returns data: copies `bytes` to the user buffer at `buf`, then the argument
+/// structure `args` back through `writer`.
+fn reply<T: AsBytes>(
+    writer: &mut UserSliceWriter,
+    args: &T,
+    buf: u64,
+    bytes: &[u8],
+) -> Result<isize> {
+    UserSlice::new(user_ptr(buf)?, bytes.len())
+        .writer()
+        .write_slice(bytes)?;
+    writer.write(args)?;
+    Ok(0)
 }
 
 /// Copies `len` bytes from the user address `addr` into a new buffer.
@@ -369,11 +386,7 @@ impl OpenFile {
             writer.write(&a)?;
             return Err(ERANGE);
         }
-        UserSlice::new(user_ptr(a.buf)?, bytes.len())
-            .writer()
-            .write_slice(bytes)?;
-        writer.write(&a)?;
-        Ok(0)
+        reply(&mut writer, &a, a.buf, bytes)
     }
 
     fn delete(&self, arg: usize) -> Result<isize> {
@@ -437,11 +450,7 @@ impl OpenFile {
             return Err(ERANGE);
         }
         a.buf_used = out.len() as u32;
-        UserSlice::new(user_ptr(a.buf)?, out.len())
-            .writer()
-            .write_slice(&out)?;
-        writer.write(&a)?;
-        Ok(0)
+        reply(&mut writer, &a, a.buf, &out)
     }
 
     fn stat(&self, arg: usize) -> Result<isize> {
@@ -507,11 +516,7 @@ impl OpenFile {
             writer.write(&a)?;
             return Err(ERANGE);
         }
-        UserSlice::new(user_ptr(a.buf)?, changed.len())
-            .writer()
-            .write_slice(&changed)?;
-        writer.write(&a)?;
-        Ok(0)
+        reply(&mut writer, &a, a.buf, &changed)
     }
 
     fn txn(&self, arg: usize) -> Result<isize> {
