@@ -220,11 +220,42 @@ fn copy_path(addr: u64, len: u32, limits: &Limits) -> Result<KVVec<u8>> {
     copy_in(addr, len as usize)
 }
 
-/// Copies `bytes` into a new value.
-fn value_from(bytes: &[u8]) -> Result<Arc<Value>> {
-    let mut v = KVVec::with_capacity(bytes.len(), GFP_KERNEL)?;
-    v.extend_from_slice(bytes, GFP_KERNEL)?;
-    Value::new(v)
+/// Paths up to this long are copied in to the stack; most are far shorter.
+const STACK_PATH: usize = 128;
+
+/// Copies a path from userspace and calls `f` with it: on the stack when it is short, so that a
+/// lookup does not allocate, else in a new buffer.
+fn with_path<R>(
+    addr: u64,
+    len: u32,
+    limits: &Limits,
+    f: impl FnOnce(&[u8]) -> Result<R>,
+) -> Result<R> {
+    if len as usize > STACK_PATH {
+        return f(&copy_path(addr, len, limits)?);
+    }
+    if len == 0 {
+        return Err(EINVAL);
+    }
+    let mut buf = [0u8; STACK_PATH];
+    let path = buf.get_mut(..len as usize).ok_or(EINVAL)?;
+    UserSlice::new(user_ptr(addr)?, path.len())
+        .reader()
+        .read_slice(path)?;
+    f(path)
+}
+
+/// Values up to this long are copied out of the tree through the stack.
+const STACK_VALUE: usize = 256;
+
+/// A value copied out of the tree.
+enum Copied<'a> {
+    /// The value, in the stack buffer given, and the node's version.
+    Value(&'a [u8], u64),
+    /// The value in a new buffer, and the node's version.
+    Owned(KVVec<u8>, u64),
+    /// The value is longer than the room the caller has: its length and the node's version.
+    TooLong(usize, u64),
 }
 
 /// Appends formatted text to a response, failing with `ENOMEM` when it cannot grow.
@@ -276,7 +307,7 @@ impl OpenFile {
         if a.value_len > self.limits.max_value_len {
             return Err(E2BIG);
         }
-        let value = Value::new(copy_in(a.value, a.value_len as usize)?)?;
+        let value = Value::from_vec(copy_in(a.value, a.value_len as usize)?)?;
         let opts = SetOptions {
             create_only: flag(uapi::SET_CREATE),
             mode,
@@ -312,7 +343,7 @@ impl OpenFile {
     fn apply_set(
         &self,
         path_buf: KVVec<u8>,
-        value: Arc<Value>,
+        value: Value,
         opts: SetOptions,
         sequential: bool,
         current: &mut u64,
@@ -368,6 +399,38 @@ impl OpenFile {
         Ok(done)
     }
 
+    /// Copies the value of the node at `path` out of the tree, if it is at most `room` bytes
+    /// long: through `stack` when it fits there, else through a new buffer. The tree's lock is
+    /// held only while copying within the kernel, never across an access to user memory.
+    fn copy_value<'a>(
+        &self,
+        path: &Path<'_>,
+        stack: &'a mut [u8],
+        room: usize,
+    ) -> Result<Copied<'a>> {
+        let (mut len, version) = self.store.read(|t| t.get(path, &self.caller, stack))?;
+        if len > room {
+            return Ok(Copied::TooLong(len, version));
+        }
+        if let Some(value) = stack.get(..len) {
+            return Ok(Copied::Value(value, version));
+        }
+        // Longer than the stack buffer: copy it again into one of its size. It may have been
+        // replaced by a longer one in between; then try again with that size.
+        loop {
+            let mut buf = KVVec::from_elem(0u8, len, GFP_KERNEL)?;
+            let (now, version) = self.store.read(|t| t.get(path, &self.caller, &mut buf))?;
+            if now > room {
+                return Ok(Copied::TooLong(now, version));
+            }
+            if now <= buf.len() {
+                buf.truncate(now);
+                return Ok(Copied::Owned(buf, version));
+            }
+            len = now;
+        }
+    }
+
     fn get(&self, arg: usize) -> Result<isize> {
         let (mut reader, mut writer) =
             UserSlice::new(UserPtr::from_addr(arg), size_of::<uapi::GetArgs>()).reader_writer();
@@ -375,17 +438,25 @@ impl OpenFile {
         if a.flags != 0 || a.reserved != [0; 2] {
             return Err(EINVAL);
         }
-        let path_buf = copy_path(a.path, a.path_len, &self.limits)?;
-        let path = Path::parse(&path_buf, &self.limits)?;
-        let (value, version) = self.store.read(|t| t.get(&path, &self.caller))?;
-        let bytes = value.as_bytes();
-        // Values never exceed `max_value_len`, a `u32`.
-        a.value_len = u32::try_from(bytes.len()).map_err(|_| E2BIG)?;
+        let mut stack = [0u8; STACK_VALUE];
+        let copied = with_path(a.path, a.path_len, &self.limits, |path| {
+            let path = Path::parse(path, &self.limits)?;
+            self.copy_value(&path, &mut stack, a.buf_len as usize)
+        })?;
+        let (bytes, version) = match &copied {
+            Copied::Value(bytes, version) => (*bytes, *version),
+            Copied::Owned(bytes, version) => (&bytes[..], *version),
+            Copied::TooLong(len, version) => {
+                // Values never exceed `max_value_len`, a `u32`.
+                a.value_len = u32::try_from(*len).map_err(|_| E2BIG)?;
+                a.version = *version;
+                writer.write(&a)?;
+                return Err(ERANGE);
+            }
+        };
+        // It fitted in `buf_len`, a `u32`.
+        a.value_len = bytes.len() as u32;
         a.version = version;
-        if a.value_len > a.buf_len {
-            writer.write(&a)?;
-            return Err(ERANGE);
-        }
         reply(&mut writer, &a, a.buf, bytes)
     }
 
@@ -460,9 +531,10 @@ impl OpenFile {
         if a.flags != 0 {
             return Err(EINVAL);
         }
-        let path_buf = copy_path(a.path, a.path_len, &self.limits)?;
-        let path = Path::parse(&path_buf, &self.limits)?;
-        a.stat = self.store.read(|t| t.stat(&path))?;
+        a.stat = with_path(a.path, a.path_len, &self.limits, |path| {
+            let path = Path::parse(path, &self.limits)?;
+            self.store.read(|t| t.stat(&path))
+        })?;
         a.stat.uid = uid_for_current(a.stat.uid);
         writer.write(&a)?;
         Ok(0)
@@ -551,7 +623,7 @@ impl OpenFile {
             }
         }
         let mut ops = KVVec::with_capacity(count, GFP_KERNEL)?;
-        for (index, (op, (path_buf, value))) in raw.iter().zip(inputs.iter()).enumerate() {
+        for (index, (op, (path_buf, value))) in raw.iter().zip(inputs.iter_mut()).enumerate() {
             match Self::txn_op(op, path_buf, value, &self.limits) {
                 Ok(op) => ops.push(op, GFP_KERNEL)?,
                 Err(e) => {
@@ -567,7 +639,7 @@ impl OpenFile {
             .write(&a)?;
         let result = self
             .store
-            .change(|t| Ok(t.transaction(&ops, &self.caller)))?;
+            .change(|t| Ok(t.transaction(&mut ops, &self.caller)))?;
         match result {
             Ok(version) => {
                 a.version = version;
@@ -584,7 +656,7 @@ impl OpenFile {
     }
 
     /// Checks one operation of a transaction and copies its path and value in.
-    fn txn_input(&self, op: &uapi::TxnOp) -> Result<(KVVec<u8>, Option<Arc<Value>>)> {
+    fn txn_input(&self, op: &uapi::TxnOp) -> Result<(KVVec<u8>, Option<Value>)> {
         let (flags_allowed, version_allowed) = match op.op {
             uapi::TXN_CHECK_VERSION => (0, true),
             uapi::TXN_CHECK_ABSENT => (0, false),
@@ -621,7 +693,7 @@ impl OpenFile {
         if op.value_len > self.limits.max_value_len {
             return Err(E2BIG);
         }
-        let value = Value::new(copy_in(op.value, op.value_len as usize)?)?;
+        let value = Value::from_vec(copy_in(op.value, op.value_len as usize)?)?;
         Ok((path, Some(value)))
     }
 
@@ -629,11 +701,11 @@ impl OpenFile {
     fn txn_op<'p>(
         op: &uapi::TxnOp,
         path: &'p [u8],
-        value: &Option<Arc<Value>>,
+        value: &mut Option<Value>,
         limits: &Limits,
     ) -> Result<TxnOp<'p>> {
         let path = Path::parse(path, limits)?;
-        Ok(match (op.op, value) {
+        Ok(match (op.op, value.take()) {
             (uapi::TXN_CHECK_VERSION, _) => TxnOp::CheckVersion(path, op.expected_version),
             (uapi::TXN_CHECK_ABSENT, _) => TxnOp::CheckAbsent(path),
             (uapi::TXN_SET, Some(value)) => {
@@ -644,7 +716,7 @@ impl OpenFile {
                     if_version: flag(uapi::SET_IF_VERSION).then_some(op.expected_version),
                     ephemeral: None,
                 };
-                TxnOp::Set(path, value.clone(), opts)
+                TxnOp::Set(path, Some(value), opts)
             }
             (uapi::TXN_DELETE, _) => {
                 if path.is_root() {
@@ -672,7 +744,7 @@ impl OpenFile {
                 if value.len() > limits.max_value_len as usize {
                     return Err(E2BIG);
                 }
-                let value = value_from(value)?;
+                let value = Value::copy(value)?;
                 let opts = SetOptions {
                     create_only: create,
                     ..Default::default()
@@ -682,9 +754,16 @@ impl OpenFile {
             }
             Command::Get { path } => {
                 let path = Path::parse(path, limits)?;
-                let (value, _) = self.store.read(|t| t.get(&path, &self.caller))?;
-                out.reserve(value.as_bytes().len() + 1, GFP_KERNEL)?;
-                out.extend_from_slice(value.as_bytes(), GFP_KERNEL)?;
+                let mut stack = [0u8; STACK_VALUE];
+                let value = match self.copy_value(&path, &mut stack, usize::MAX)? {
+                    Copied::Value(bytes, _) => bytes,
+                    Copied::Owned(bytes, _) => {
+                        out = bytes;
+                        &[]
+                    }
+                    Copied::TooLong(..) => return Err(ERANGE),
+                };
+                out.extend_from_slice(value, GFP_KERNEL)?;
                 out.push(b'\n', GFP_KERNEL)?;
             }
             Command::Delete { path, recursive } => {
@@ -746,7 +825,7 @@ impl OpenFile {
                 if value.len() > limits.max_value_len as usize {
                     return Err(E2BIG);
                 }
-                let value = value_from(value)?;
+                let value = Value::copy(value)?;
                 let opts = SetOptions {
                     if_version: Some(version),
                     ..Default::default()
@@ -773,7 +852,7 @@ impl OpenFile {
                 if value.len() > limits.max_value_len as usize {
                     return Err(E2BIG);
                 }
-                let value = value_from(value)?;
+                let value = Value::copy(value)?;
                 let mut path_buf = KVVec::with_capacity(path.len(), GFP_KERNEL)?;
                 path_buf.extend_from_slice(path, GFP_KERNEL)?;
                 let opts = SetOptions {

@@ -10,6 +10,7 @@
 
 mod abi;
 mod access;
+mod bytes;
 mod device;
 mod events;
 mod limits;

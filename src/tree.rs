@@ -10,11 +10,7 @@
 //! The counters are kept by invariants that [`Tree::check`] verifies; where a subtraction relies
 //! on one it saturates, so that a broken invariant shows in the check rather than as a panic.
 
-use core::{
-    cmp::Ordering,
-    mem,
-    ptr::NonNull, //
-};
+use core::mem;
 
 use kernel::{
     bindings,
@@ -23,9 +19,9 @@ use kernel::{
         Entry as RBTreeEntry,
         Iter as RBTreeIter,
         RBTree,
+        RBTreeNode,
         RBTreeNodeReservation, //
     },
-    sync::Arc, //
 };
 
 use crate::{
@@ -39,6 +35,7 @@ use crate::{
         Caller,
         ROOT_UID, //
     },
+    bytes::Bytes,
     events::{
         Event,
         EventLog, //
@@ -53,91 +50,12 @@ use crate::{
     uapi, //
 };
 
-/// A stored value. Immutable once stored: a set replaces the whole [`Arc`].
-pub(crate) struct Value {
-    bytes: KVVec<u8>,
-}
+/// A stored value: immutable once stored, a set replaces it whole.
+pub(crate) type Value = Bytes;
 
-impl Value {
-    /// Wraps `bytes` as a shareable value.
-    pub(crate) fn new(bytes: KVVec<u8>) -> Result<Arc<Self>> {
-        Ok(Arc::new(Self { bytes }, GFP_KERNEL)?)
-    }
-
-    /// The value's bytes.
-    pub(crate) fn as_bytes(&self) -> &[u8] {
-        &self.bytes
-    }
-
-    fn len(&self) -> u64 {
-        self.bytes.len() as u64
-    }
-}
-
-/// The name of a node: its key in the parent's children.
-///
-/// Lookups compare a name from a request against the stored names without copying it: see
-/// [`Name::lookup`].
-pub(crate) struct Name(NameRepr);
-
-enum NameRepr {
-    /// A name stored in the tree.
-    Owned(KVec<u8>),
-    /// A name borrowed for one lookup. Only [`Name::lookup`] creates it, and the reference it
-    /// hands out cannot outlive the borrowed bytes.
-    Borrowed(NonNull<[u8]>),
-}
-
-// SAFETY: `Owned` is a `KVec<u8>`, which is `Send`; `Borrowed` behaves as a `&[u8]` (which is
-// `Send`) whose lifetime `Name::lookup` enforces.
-unsafe impl Send for Name {}
-// SAFETY: As above, both representations are shared-immutable byte slices.
-unsafe impl Sync for Name {}
-
-impl Name {
-    /// Copies `bytes` into a new owned name.
-    fn new(bytes: &[u8]) -> Result<Self> {
-        let mut v = KVec::with_capacity(bytes.len(), GFP_KERNEL)?;
-        v.extend_from_slice(bytes, GFP_KERNEL)?;
-        Ok(Self(NameRepr::Owned(v)))
-    }
-
-    /// Calls `f` with a temporary name for `bytes`, for looking up a child without allocating.
-    fn lookup<R>(bytes: &[u8], f: impl for<'k> FnOnce(&'k Name) -> R) -> R {
-        f(&Self(NameRepr::Borrowed(NonNull::from(bytes))))
-    }
-
-    /// The name's bytes.
-    pub(crate) fn as_bytes(&self) -> &[u8] {
-        match &self.0 {
-            NameRepr::Owned(v) => v,
-            // A borrowed name only exists inside `Name::lookup`, which borrows the slice it was
-            // made from for the whole time.
-            // SAFETY: So the slice is alive and unchanged, as explained above.
-            NameRepr::Borrowed(p) => unsafe { p.as_ref() },
-        }
-    }
-}
-
-impl PartialEq for Name {
-    fn eq(&self, other: &Self) -> bool {
-        self.as_bytes() == other.as_bytes()
-    }
-}
-
-impl Eq for Name {}
-
-impl PartialOrd for Name {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl Ord for Name {
-    fn cmp(&self, other: &Self) -> Ordering {
-        self.as_bytes().cmp(other.as_bytes())
-    }
-}
+/// The name of a node: its key in the parent's children, looked up without copying through
+/// [`Bytes::with_borrowed`].
+pub(crate) type Name = Bytes;
 
 mod txn;
 
@@ -151,50 +69,122 @@ fn now_ns() -> u64 {
 }
 
 /// One node of the tree.
+///
+/// Most nodes are leaves, so what only parents and ephemeral nodes need lives in an [`Ext`]
+/// allocated on demand: with the `RBTree` links and the name, a leaf takes one 96-byte slab
+/// object, plus its name and its value.
 pub(crate) struct Node {
-    value: Option<Arc<Value>>,
-    children: RBTree<Name, Node>,
-    num_children: u64,
+    value: Option<Value>,
+    /// Children and the rarer attributes. Allocated when the node gets its first child or is
+    /// created ephemeral, and kept until the node goes (so the sequential counter never goes
+    /// back). A node without it has no children and is persistent.
+    ext: Option<KBox<Ext>>,
     version: u64,
-    child_version: u64,
     ctime_ns: u64,
     mtime_ns: u64,
     /// The kernel uid of the user that created the node.
     owner: u32,
     /// `uapi::MODE_*` bits: what users other than the owner may do.
     mode: u32,
-    /// The number the next sequential child gets.
-    seq_next: u32,
+}
+
+/// The part of a [`Node`] that leaves do without.
+#[derive(Default)]
+struct Ext {
+    children: RBTree<Name, Node>,
+    num_children: u64,
+    /// The version of the last change to the set of children.
+    child_version: u64,
     /// The session (open file) an ephemeral node belongs to; 0 for a persistent node.
     session: u64,
+    /// The number the next sequential child gets.
+    seq_next: u32,
 }
 
 impl Node {
-    fn new(value: Option<Arc<Value>>, version: u64, now: u64, owner: u32, mode: u32) -> Self {
+    fn new(value: Option<Value>, version: u64, now: u64, owner: u32, mode: u32) -> Self {
         Self {
             value,
-            children: RBTree::new(),
-            num_children: 0,
+            ext: None,
             version,
-            child_version: 0,
             ctime_ns: now,
             mtime_ns: now,
             owner,
             mode,
-            seq_next: 0,
-            session: 0,
         }
     }
 
     fn value_len(&self) -> u64 {
-        self.value.as_ref().map_or(0, |v| v.len())
+        self.value.as_ref().map_or(0, |v| v.len() as u64)
+    }
+
+    fn num_children(&self) -> u64 {
+        self.ext.as_ref().map_or(0, |e| e.num_children)
+    }
+
+    fn child_version(&self) -> u64 {
+        self.ext.as_ref().map_or(0, |e| e.child_version)
+    }
+
+    fn session(&self) -> u64 {
+        self.ext.as_ref().map_or(0, |e| e.session)
+    }
+
+    fn seq_next(&self) -> u32 {
+        self.ext.as_ref().map_or(0, |e| e.seq_next)
+    }
+
+    /// The children, if the node ever had any.
+    fn children(&self) -> Option<&RBTree<Name, Node>> {
+        self.ext.as_ref().map(|e| &e.children)
+    }
+
+    /// The [`Ext`], allocated if the node has none yet (which changes nothing observable).
+    fn ext_mut(&mut self) -> Result<&mut Ext> {
+        let ext = match self.ext.take() {
+            Some(ext) => ext,
+            None => KBox::new(Ext::default(), GFP_KERNEL)?,
+        };
+        Ok(self.ext.insert(ext))
+    }
+
+    /// Takes all the children out (for freeing them), leaving none.
+    fn take_children(&mut self) -> RBTree<Name, Node> {
+        self.ext
+            .as_mut()
+            .map(|e| {
+                e.num_children = 0;
+                mem::take(&mut e.children)
+            })
+            .unwrap_or_default()
+    }
+
+    /// The child called `name`.
+    fn child(&self, name: &[u8]) -> Option<&Node> {
+        let children = self.children()?;
+        Name::with_borrowed(name, |k| children.get(k))
+    }
+
+    /// The child called `name`, for changing it.
+    fn child_mut(&mut self, name: &[u8]) -> Option<&mut Node> {
+        let children = &mut self.ext.as_mut()?.children;
+        Name::with_borrowed(name, move |k| children.get_mut(k))
+    }
+
+    /// Unlinks the child called `name` as the change `seq`; returns it and the child version
+    /// the node had before.
+    fn remove_child(&mut self, name: &[u8], seq: u64) -> Option<(RBTreeNode<Name, Node>, u64)> {
+        let ext = self.ext.as_mut()?;
+        let removed = Name::with_borrowed(name, |k| ext.children.remove_node(k))?;
+        ext.num_children = ext.num_children.saturating_sub(1);
+        Some((removed, mem::replace(&mut ext.child_version, seq)))
     }
 
     /// The descendant reached through `components`, if it exists.
     fn descend<'a, 'p>(&'a self, components: impl Iterator<Item = &'p [u8]>) -> Option<&'a Node> {
         let mut node = self;
         for c in components {
-            node = Name::lookup(c, |k| node.children.get(k))?;
+            node = node.child(c)?;
         }
         Some(node)
     }
@@ -206,7 +196,7 @@ impl Node {
     ) -> Option<&'a mut Node> {
         let mut node = self;
         for c in components {
-            node = Name::lookup(c, move |k| node.children.get_mut(k))?;
+            node = node.child_mut(c)?;
         }
         Some(node)
     }
@@ -216,10 +206,10 @@ impl Node {
     pub(crate) fn stat(&self) -> uapi::NodeStat {
         uapi::NodeStat {
             version: self.version,
-            child_version: self.child_version,
+            child_version: self.child_version(),
             ctime_ns: self.ctime_ns,
             mtime_ns: self.mtime_ns,
-            num_children: self.num_children,
+            num_children: self.num_children(),
             value_len: self.value_len() as u32,
             flags: if self.value.is_some() {
                 uapi::STAT_HAS_VALUE
@@ -228,7 +218,7 @@ impl Node {
             },
             uid: self.owner,
             mode: self.mode,
-            session: self.session,
+            session: self.session(),
         }
     }
 }
@@ -253,10 +243,13 @@ fn walk<'a>(
     max_depth: u32,
     mut f: impl FnMut(&'a Name, &'a Node, u32) -> Result,
 ) -> Result {
+    let Some(children) = top.children() else {
+        return Ok(());
+    };
     let mut stack: KVVec<RBTreeIter<'a, Name, Node>> =
         KVVec::with_capacity(max_depth as usize + 1, GFP_KERNEL)?;
     stack
-        .push_within_capacity(top.children.iter())
+        .push_within_capacity(children.iter())
         .map_err(|_| EINVAL)?;
     while let Some(level) = stack.last_mut() {
         let Some((name, node)) = level.next() else {
@@ -266,9 +259,9 @@ fn walk<'a>(
         // `stack.len()` is at most `max_depth + 1`, a `u32`.
         let depth = stack.len() as u32;
         f(name, node, depth)?;
-        if node.num_children > 0 || node.children.iter().next().is_some() {
+        if let Some(children) = node.children().filter(|c| !c.is_empty()) {
             stack
-                .push_within_capacity(node.children.iter())
+                .push_within_capacity(children.iter())
                 .map_err(|_| euclean())?;
         }
     }
@@ -313,9 +306,10 @@ pub(crate) struct Tree {
     last_session: u64,
     /// The transaction being applied, if any (see [`Tree::transaction`]).
     txn: Option<txn::Txn>,
-    /// Work stack for tearing subtrees down without recursion. Always empty between calls; its
-    /// capacity (`max_depth + 1`) is reserved up front so that deletes never allocate.
-    teardown: KVVec<Node>,
+    /// Work stack for tearing subtrees down without recursion: the children of each level.
+    /// Always empty between calls; its capacity (`max_depth + 1`) is reserved up front so that
+    /// deletes never allocate.
+    teardown: KVVec<RBTree<Name, Node>>,
 }
 
 impl Tree {
@@ -391,7 +385,7 @@ impl Tree {
     pub(crate) fn set(
         &mut self,
         path: &Path<'_>,
-        value: Arc<Value>,
+        value: Value,
         opts: SetOptions,
         caller: &Caller,
     ) -> Result<u64> {
@@ -401,7 +395,7 @@ impl Tree {
             if_version,
             ephemeral,
         } = opts;
-        let value_len = value.len();
+        let value_len = value.len() as u64;
         if value_len > u64::from(self.limits.max_value_len) {
             return Err(E2BIG);
         }
@@ -415,7 +409,7 @@ impl Tree {
         let mut existing = 0;
         let mut node = &self.root;
         for c in path.components() {
-            match Name::lookup(c, |k| node.children.get(k)) {
+            match node.child(c) {
                 Some(child) => {
                     node = child;
                     existing += 1;
@@ -474,7 +468,7 @@ impl Tree {
         if if_version.is_some() {
             return Err(ENOENT);
         }
-        if node.session != 0 {
+        if node.session() != 0 {
             return Err(ENOTDIR);
         }
         caller.may_write(node.owner, node.mode)?;
@@ -500,13 +494,20 @@ impl Tree {
             .prepare(caller.uid, new_nodes, added, 0, &self.limits)?;
         let event = Event::created(seq, path, existing)?;
         let mode = mode.unwrap_or(uapi::MODE_DEFAULT);
+        // The node the chain hangs from needs room for children.
+        self.root
+            .descend_mut(path.components().take(existing))
+            .ok_or(ENOENT)?
+            .ext_mut()?;
 
         let mut missing = path.components().rev().take(path.depth() - existing);
         let mut chain_name = missing.next().ok_or(EINVAL)?;
         let mut chain = Node::new(Some(value), seq, now, caller.uid, mode);
-        chain.session = ephemeral.unwrap_or(0);
+        if let Some(session) = ephemeral {
+            chain.ext_mut()?.session = session;
+        }
         let (name, reservation) = loop {
-            let link = Name::new(chain_name).and_then(|name| {
+            let link = Name::copy(chain_name).and_then(|name| {
                 let reservation = RBTreeNodeReservation::new(GFP_KERNEL)?;
                 Ok((name, reservation))
             });
@@ -522,25 +523,37 @@ impl Tree {
                 None => break (name, reservation),
                 Some(parent_name) => {
                     let mut parent = Node::new(None, seq, now, caller.uid, mode);
-                    parent.children.insert(reservation.into_node(name, chain));
-                    parent.num_children = 1;
-                    parent.child_version = seq;
+                    let ext = match parent.ext_mut() {
+                        Ok(ext) => ext,
+                        Err(e) => {
+                            self.free_detached(chain);
+                            return Err(e);
+                        }
+                    };
+                    ext.children.insert(reservation.into_node(name, chain));
+                    ext.num_children = 1;
+                    ext.child_version = seq;
                     chain = parent;
                     chain_name = parent_name;
                 }
             }
         };
 
-        let parent = self
+        // The parent exists and has its `Ext` (both made sure of above, and the lock has been
+        // held since); nothing has changed yet if it were otherwise.
+        let Some(parent) = self
             .root
             .descend_mut(path.components().take(existing))
-            .ok_or(ENOENT)?;
+            .and_then(|parent| parent.ext.as_mut())
+        else {
+            self.free_detached(chain);
+            return Err(ENOENT);
+        };
         match parent.children.entry(name) {
             RBTreeEntry::Vacant(entry) => {
                 entry.insert(chain, reservation);
             }
-            // The lookup above found no child of this name, and the lock has been held since;
-            // nothing has changed yet if it were otherwise.
+            // The lookup above found no child of this name.
             RBTreeEntry::Occupied(_) => {
                 self.free_detached(chain);
                 return Err(EEXIST);
@@ -559,12 +572,22 @@ impl Tree {
         Ok(seq)
     }
 
-    /// The value and version of the node at `path`, if `caller` may read it.
-    pub(crate) fn get(&self, path: &Path<'_>, caller: &Caller) -> Result<(Arc<Value>, u64)> {
+    /// Copies the value of the node at `path` to the start of `out` if it fits there, if
+    /// `caller` may read it. Returns the value's length and the node's version, whether or not it
+    /// fitted.
+    pub(crate) fn get(
+        &self,
+        path: &Path<'_>,
+        caller: &Caller,
+        out: &mut [u8],
+    ) -> Result<(usize, u64)> {
         let node = self.root.descend(path.components()).ok_or(ENOENT)?;
         caller.may_read(node.owner, node.mode)?;
-        let value = node.value.as_ref().ok_or_else(enodata)?;
-        Ok((value.clone(), node.version))
+        let value = node.value.as_ref().ok_or_else(enodata)?.as_bytes();
+        if let Some(out) = out.get_mut(..value.len()) {
+            out.copy_from_slice(value);
+        }
+        Ok((value.len(), node.version))
     }
 
     /// The metadata of the node at `path` (visible to every user).
@@ -613,26 +636,27 @@ impl Tree {
             if if_version.is_some_and(|v| v != self.root.version) {
                 return Err(estale());
             }
-            if !recursive && self.root.num_children > 0 {
+            let had_children = self.root.num_children() > 0;
+            if !recursive && had_children {
                 return Err(enotempty());
             }
             // Without children to delete, only the root's value goes: a change of the root.
-            let kind = if self.root.num_children > 0 {
+            let kind = if had_children {
                 uapi::EVENT_DELETED
             } else {
                 uapi::EVENT_CHANGED
             };
             let event = Event::new(seq, kind, path)?;
-            let children = mem::take(&mut self.root.children);
+            let children = self.root.take_children();
             let (nodes, mut bytes) = self.destroy_children(children, true);
             if let Some(value) = self.root.value.take() {
-                self.ledger.uncharge(self.root.owner, 0, value.len());
-                bytes += value.len();
+                let len = value.len() as u64;
+                self.ledger.uncharge(self.root.owner, 0, len);
+                bytes += len;
             }
-            if self.root.num_children > 0 {
-                self.root.child_version = seq;
+            if let Some(ext) = self.root.ext.as_mut().filter(|_| had_children) {
+                ext.child_version = seq;
             }
-            self.root.num_children = 0;
             self.root.version = seq;
             self.root.mtime_ns = now_ns();
             self.nodes = self.nodes.saturating_sub(nodes);
@@ -646,7 +670,7 @@ impl Tree {
             .root
             .descend(path.components().take(path.depth() - 1))
             .ok_or(ENOENT)?;
-        let node = Name::lookup(name, |k| parent.children.get(k)).ok_or(ENOENT)?;
+        let node = parent.child(name).ok_or(ENOENT)?;
         caller.may_write(node.owner, node.mode)?;
         if recursive {
             self.may_delete_below(node, caller)?;
@@ -654,7 +678,7 @@ impl Tree {
         if if_version.is_some_and(|v| v != node.version) {
             return Err(estale());
         }
-        if !recursive && node.num_children > 0 {
+        if !recursive && node.num_children() > 0 {
             return Err(enotempty());
         }
         let event = Event::new(seq, uapi::EVENT_DELETED, path)?;
@@ -671,7 +695,7 @@ impl Tree {
     pub(crate) fn is_ephemeral_of(&self, path: &Path<'_>, session: u64) -> bool {
         self.root
             .descend(path.components())
-            .is_some_and(|node| node.session == session)
+            .is_some_and(|node| node.session() == session)
     }
 
     /// Removes the ephemeral node at `path` if it still belongs to `session`: the cleanup when
@@ -683,7 +707,7 @@ impl Tree {
         let ours = self
             .root
             .descend(path.components())
-            .is_some_and(|node| node.session == session && node.num_children == 0);
+            .is_some_and(|node| node.session() == session && node.num_children() == 0);
         if ours {
             let seq = self.sequence + 1;
             // Without memory for the path, watchers are told that they lost changes.
@@ -702,13 +726,11 @@ impl Tree {
             .root
             .descend_mut(path.components().take(path.depth() - 1))
             .ok_or(ENOENT)?;
-        let removed = Name::lookup(name, |k| parent.children.remove_node(k)).ok_or(ENOENT)?;
-        parent.num_children = parent.num_children.saturating_sub(1);
-        parent.child_version = seq;
+        let (removed, _) = parent.remove_child(name, seq).ok_or(ENOENT)?;
         let (name, mut node) = removed.to_key_value();
-        let own = name.as_bytes().len() as u64 + node.value_len();
+        let own = name.len() as u64 + node.value_len();
         self.ledger.uncharge(node.owner, 1, own);
-        let (nodes, bytes) = self.destroy_children(mem::take(&mut node.children), true);
+        let (nodes, bytes) = self.destroy_children(node.take_children(), true);
         self.nodes = self.nodes.saturating_sub(nodes + 1);
         self.bytes = self.bytes.saturating_sub(bytes + own);
         self.sequence = seq;
@@ -732,9 +754,7 @@ impl Tree {
             .root
             .descend_mut(path.components().take(path.depth() - 1))
             .ok_or(ENOENT)?;
-        let removed = Name::lookup(name, |k| parent.children.remove_node(k)).ok_or(ENOENT)?;
-        parent.num_children = parent.num_children.saturating_sub(1);
-        let child_version = mem::replace(&mut parent.child_version, seq);
+        let (removed, child_version) = parent.remove_child(name, seq).ok_or(ENOENT)?;
         self.nodes = self.nodes.saturating_sub(nodes);
         self.bytes = self.bytes.saturating_sub(bytes);
         self.sequence = seq;
@@ -751,7 +771,7 @@ impl Tree {
     pub(crate) fn set_sequential(
         &mut self,
         path: &Path<'_>,
-        value: Arc<Value>,
+        value: Value,
         opts: SetOptions,
         caller: &Caller,
         name_buf: &mut KVVec<u8>,
@@ -775,14 +795,14 @@ impl Tree {
             Ok(())
         };
         let parent = self.root.descend(path.components().take(path.depth() - 1));
-        let mut number = parent.map_or(0, |parent| parent.seq_next);
+        let mut number = parent.map_or(0, |parent| parent.seq_next());
         for _ in 0..SKIP {
             if number == u32::MAX {
                 return Err(EOVERFLOW);
             }
             write_name(number, name_buf)?;
             let name = Path::parse(name_buf, &self.limits)?.name().ok_or(EINVAL)?;
-            let taken = parent.is_some_and(|p| Name::lookup(name, |k| p.children.get(k)).is_some());
+            let taken = parent.is_some_and(|p| p.child(name).is_some());
             if !taken {
                 break;
             }
@@ -800,25 +820,26 @@ impl Tree {
                 // Past names that exist, so that the next call does not try them again.
                 if e == EEXIST {
                     let parents = new_path.components().take(new_path.depth() - 1);
-                    if let Some(parent) = self.root.descend_mut(parents) {
-                        parent.seq_next = number + 1;
+                    if let Some(ext) = self.root.descend_mut(parents).and_then(|p| p.ext.as_mut()) {
+                        ext.seq_next = number + 1;
                     }
                 }
                 return Err(e);
             }
         };
-        if let Some(parent) = self
+        if let Some(ext) = self
             .root
             .descend_mut(new_path.components().take(new_path.depth() - 1))
+            .and_then(|p| p.ext.as_mut())
         {
-            parent.seq_next = number + 1;
+            ext.seq_next = number + 1;
         }
         Ok((version, number.into()))
     }
 
     /// Checks that `caller` may delete every node below `top`.
     fn may_delete_below(&self, top: &Node, caller: &Caller) -> Result {
-        if caller.admin || top.num_children == 0 {
+        if caller.admin || top.num_children() == 0 {
             return Ok(());
         }
         walk(top, self.limits.max_depth, |_, node, _| {
@@ -840,11 +861,14 @@ impl Tree {
         let node = self.root.descend_mut(path.components()).ok_or(ENOENT)?;
         caller.may_read(node.owner, node.mode)?;
         let mut listing = Listing::default();
+        let Some(ext) = node.ext.as_mut() else {
+            return Ok(listing);
+        };
         // The kernel's `RBTree` only moves mutable cursors; nothing is changed through it.
         let mut cursor = match after {
-            None => node.children.cursor_front_mut(),
-            Some(after) => Name::lookup(after, move |k| {
-                let cursor = node.children.cursor_lower_bound_mut(k)?;
+            None => ext.children.cursor_front_mut(),
+            Some(after) => Name::with_borrowed(after, move |k| {
+                let cursor = ext.children.cursor_lower_bound_mut(k)?;
                 if cursor.current().0 == k {
                     cursor.move_next()
                 } else {
@@ -885,7 +909,7 @@ impl Tree {
         let seq = self.sequence;
         let limits = &self.limits;
         let verify = |node: &Node, owners: &mut KVVec<(u32, Usage)>, own: u64, counted: u64| {
-            if node.version > seq || node.child_version > seq {
+            if node.version > seq || node.child_version() > seq {
                 return Err(broken("version ahead of the sequence", node.version));
             }
             if node.mode & !uapi::MODE_ALL != 0 {
@@ -894,11 +918,11 @@ impl Tree {
             if node.value_len() > u64::from(limits.max_value_len) {
                 return Err(broken("value over max_value_len", node.value_len()));
             }
-            let children = node.children.iter().count() as u64;
-            if node.session != 0 && children != 0 {
+            let children = node.children().map_or(0, |c| c.iter().count() as u64);
+            if node.session() != 0 && children != 0 {
                 return Err(broken("ephemeral node with children", children));
             }
-            if children != node.num_children {
+            if children != node.num_children() {
                 return Err(broken("child count differs from the children", children));
             }
             // The root's empty value is charged nothing, and needs no ledger entry.
@@ -918,8 +942,8 @@ impl Tree {
         let mut bytes = root.value_len();
         if root.value.is_some() || root.owner != ROOT_UID {
             verify(root, &mut owners, root.value_len(), 0)?;
-        } else if root.children.iter().count() as u64 != root.num_children {
-            return Err(broken("root child count differs", root.num_children));
+        } else if root.children().map_or(0, |c| c.iter().count() as u64) != root.num_children() {
+            return Err(broken("root child count differs", root.num_children()));
         }
         walk(root, limits.max_depth, |name, node, depth| {
             let name = name.as_bytes();
@@ -978,7 +1002,7 @@ impl Tree {
 
     /// Frees a chain built by [`Tree::set`] that was never linked (nor charged).
     fn free_detached(&mut self, mut chain: Node) {
-        let children = mem::take(&mut chain.children);
+        let children = chain.take_children();
         self.destroy_children(children, false);
     }
 
@@ -990,13 +1014,10 @@ impl Tree {
         let mut bytes = 0u64;
         let stack = &mut self.teardown;
         let ledger = &mut self.ledger;
-        // A holder for `children`, at the bottom of the stack; not a node of the tree.
-        let mut holder = Node::new(None, 0, 0, ROOT_UID, 0);
-        holder.children = children;
-        let mut pending = Some(holder);
+        let mut pending = Some(children);
         loop {
-            if let Some(node) = pending.take() {
-                if let Err(full) = stack.push_within_capacity(node) {
+            if let Some(children) = pending.take() {
+                if let Err(full) = stack.push_within_capacity(children) {
                     // Deeper than `max_depth`, which the tree never is: free it recursively.
                     drop(full);
                 }
@@ -1004,17 +1025,20 @@ impl Tree {
             let Some(top) = stack.last_mut() else {
                 break;
             };
-            match top.children.cursor_front_mut() {
+            match top.cursor_front_mut() {
                 Some(cursor) => {
                     let (_, child) = cursor.remove_current();
-                    let (name, child) = child.to_key_value();
-                    let own = name.as_bytes().len() as u64 + child.value_len();
+                    let (name, mut child) = child.to_key_value();
+                    let own = name.len() as u64 + child.value_len();
                     nodes += 1;
                     bytes += own;
                     if account {
                         ledger.uncharge(child.owner, 1, own);
                     }
-                    pending = Some(child);
+                    let grandchildren = child.take_children();
+                    if !grandchildren.is_empty() {
+                        pending = Some(grandchildren);
+                    }
                 }
                 None => {
                     stack.pop();
@@ -1027,7 +1051,7 @@ impl Tree {
 
 impl Drop for Tree {
     fn drop(&mut self) {
-        let children = mem::take(&mut self.root.children);
+        let children = self.root.take_children();
         self.destroy_children(children, false);
     }
 }
@@ -1055,10 +1079,15 @@ mod tests {
         Caller { uid, admin: false }
     }
 
-    fn value(bytes: &[u8]) -> Result<Arc<Value>> {
-        let mut v = KVVec::new();
-        v.extend_from_slice(bytes, GFP_KERNEL)?;
-        Value::new(v)
+    fn value(bytes: &[u8]) -> Result<Value> {
+        Value::copy(bytes)
+    }
+
+    /// The value (up to 64 bytes) and version of the node at `path`, as `who` reads it.
+    fn get(t: &Tree, path: &Path<'_>, who: &Caller) -> Result<(Value, u64)> {
+        let mut buf = [0u8; 64];
+        let (len, version) = t.get(path, who, &mut buf)?;
+        Ok((Value::copy(buf.get(..len).ok_or(E2BIG)?)?, version))
     }
 
     fn p<'a>(s: &'a [u8], t: &Tree) -> Result<Path<'a>> {
@@ -1071,11 +1100,11 @@ mod tests {
         let v1 = t.set(&p(b"/a/b/c", &t)?, value(b"x")?, o(false, None), &ROOT)?;
         assert_eq!(t.stats(0).nodes, 4);
         assert_eq!(t.stats(0).bytes, 4);
-        let (v, version) = t.get(&p(b"/a/b/c", &t)?, &ROOT)?;
+        let (v, version) = get(&t, &p(b"/a/b/c", &t)?, &ROOT)?;
         assert_eq!(v.as_bytes(), b"x");
         assert_eq!(version, v1);
-        assert_eq!(t.get(&p(b"/a/b", &t)?, &ROOT).err(), Some(enodata()));
-        assert_eq!(t.get(&p(b"/a/x", &t)?, &ROOT).err(), Some(ENOENT));
+        assert_eq!(get(&t, &p(b"/a/b", &t)?, &ROOT).err(), Some(enodata()));
+        assert_eq!(get(&t, &p(b"/a/x", &t)?, &ROOT).err(), Some(ENOENT));
         let st = t.stat(&p(b"/a", &t)?)?;
         assert_eq!(st.num_children, 1);
         assert_eq!(st.flags & uapi::STAT_HAS_VALUE, 0);
@@ -1169,8 +1198,8 @@ mod tests {
         assert_eq!(t.stat(&p(b"/a", &t)?)?.mode, uapi::MODE_DEFAULT);
         let before = t.stats(1000);
         // Bob may read a default-mode node, but neither change it nor create under it.
-        assert_eq!(t.get(&p(b"/a/x", &t)?, &bob)?.0.as_bytes(), b"1");
-        assert_eq!(t.get(&p(b"/a/secret", &t)?, &bob).err(), Some(EACCES));
+        assert_eq!(get(&t, &p(b"/a/x", &t)?, &bob)?.0.as_bytes(), b"1");
+        assert_eq!(get(&t, &p(b"/a/secret", &t)?, &bob).err(), Some(EACCES));
         let set = |t: &mut Tree, path: &[u8], who: &Caller| -> Result<u64> {
             let path = Path::parse(path, &t.limits)?;
             t.set(&path, value(b"2")?, o(false, None), who)
@@ -1349,13 +1378,13 @@ mod tests {
         let a_before = t.stat(&p(b"/a", &t)?)?;
         let d_before = t.stat(&p(b"/d", &t)?)?;
         let (pa, pn, pd) = (p(b"/a", &t)?, p(b"/n/m", &t)?, p(b"/d", &t)?);
-        let failing = [
-            TxnOp::Set(pa, value(b"22")?, o(false, None)),
-            TxnOp::Set(pn, value(b"new")?, o(false, None)),
+        let mut failing = [
+            TxnOp::Set(pa, Some(value(b"22")?), o(false, None)),
+            TxnOp::Set(pn, Some(value(b"new")?), o(false, None)),
             TxnOp::Delete(pd, true, None),
             TxnOp::CheckVersion(pa, 12345),
         ];
-        let failure = t.transaction(&failing, &alice).err().ok_or(EINVAL)?;
+        let failure = t.transaction(&mut failing, &alice).err().ok_or(EINVAL)?;
         assert_eq!(failure.index, Some(3));
         assert_eq!(failure.error, estale());
         assert_eq!(failure.current, a_before.version);
@@ -1363,19 +1392,19 @@ mod tests {
         assert_eq!(t.stats(1000), before);
         assert_eq!(t.stat(&p(b"/a", &t)?)?, a_before);
         assert_eq!(t.stat(&p(b"/d", &t)?)?, d_before);
-        assert_eq!(t.get(&p(b"/a", &t)?, &alice)?.0.as_bytes(), b"1");
-        assert_eq!(t.get(&p(b"/d/x", &t)?, &alice)?.0.as_bytes(), b"x");
+        assert_eq!(get(&t, &p(b"/a", &t)?, &alice)?.0.as_bytes(), b"1");
+        assert_eq!(get(&t, &p(b"/d/x", &t)?, &alice)?.0.as_bytes(), b"x");
         assert_eq!(t.stat(&p(b"/n", &t)?).err(), Some(ENOENT));
         t.check()?;
 
-        let working = [
+        let mut working = [
             TxnOp::CheckVersion(pa, a_before.version),
-            TxnOp::Set(pa, value(b"22")?, o(false, None)),
-            TxnOp::Set(pn, value(b"new")?, o(false, None)),
+            TxnOp::Set(pa, Some(value(b"22")?), o(false, None)),
+            TxnOp::Set(pn, Some(value(b"new")?), o(false, None)),
             TxnOp::Delete(pd, true, None),
             TxnOp::CheckAbsent(pd),
         ];
-        let version = t.transaction(&working, &alice).map_err(|f| f.error)?;
+        let version = t.transaction(&mut working, &alice).map_err(|f| f.error)?;
         // Its three changes take consecutive versions.
         assert_eq!(version, before.sequence + 3);
         assert_eq!(t.stat(&p(b"/a", &t)?)?.version, version - 2);

@@ -10,12 +10,9 @@
 //! changes recorded for watchers. The changes take consecutive versions, as they would one by
 //! one; nobody sees the store between them, since the tree's lock is held throughout.
 
-use core::mem;
-
 use kernel::{
     prelude::*,
-    rbtree::RBTreeNode,
-    sync::Arc, //
+    rbtree::RBTreeNode, //
 };
 
 use super::{
@@ -40,7 +37,7 @@ pub(crate) enum TxnOp<'p> {
     /// The node must not exist (`EEXIST`).
     CheckAbsent(Path<'p>),
     /// [`Tree::set`] (neither ephemeral nor sequential).
-    Set(Path<'p>, Arc<Value>, SetOptions),
+    Set(Path<'p>, Option<Value>, SetOptions),
     /// [`Tree::delete`], not of `/`: recursive or not, at a version or not.
     Delete(Path<'p>, bool, Option<u64>),
 }
@@ -73,7 +70,7 @@ pub(crate) struct TxnFailure {
 
 /// What a set replaced in an existing node.
 pub(super) struct Replaced {
-    pub(super) value: Option<Arc<Value>>,
+    pub(super) value: Option<Value>,
     pub(super) version: u64,
     pub(super) mtime_ns: u64,
     pub(super) mode: u32,
@@ -139,7 +136,7 @@ impl Tree {
     /// change (the current version if it only checks).
     pub(crate) fn transaction(
         &mut self,
-        ops: &[TxnOp<'_>],
+        ops: &mut [TxnOp<'_>],
         caller: &Caller,
     ) -> Result<u64, TxnFailure> {
         let early = |error| TxnFailure {
@@ -156,19 +153,22 @@ impl Tree {
             events: KVVec::with_capacity(changes, GFP_KERNEL).map_err(|_| early(ENOMEM))?,
         };
         self.txn = Some(txn);
-        for (index, op) in ops.iter().enumerate() {
+        for index in 0..ops.len() {
+            let Some(op) = ops.get_mut(index) else {
+                break;
+            };
             if let Some(txn) = self.txn.as_mut() {
                 txn.op = index;
             }
             if let Err(error) = self.apply(op, caller) {
                 self.rollback(ops);
                 // The version the node has in the store, as the transaction left it.
-                let current = if error == estale() {
-                    self.root
+                let current = match ops.get(index) {
+                    Some(op) if error == estale() => self
+                        .root
                         .descend(op.path().components())
-                        .map_or(0, |node| node.version)
-                } else {
-                    0
+                        .map_or(0, |node| node.version),
+                    _ => 0,
                 };
                 return Err(TxnFailure {
                     index: Some(index),
@@ -181,7 +181,7 @@ impl Tree {
         Ok(self.sequence)
     }
 
-    fn apply(&mut self, op: &TxnOp<'_>, caller: &Caller) -> Result {
+    fn apply(&mut self, op: &mut TxnOp<'_>, caller: &Caller) -> Result {
         match op {
             TxnOp::CheckVersion(path, version) => {
                 // Like stat, a check needs no permission.
@@ -199,7 +199,9 @@ impl Tree {
                 if opts.ephemeral.is_some() {
                     return Err(EINVAL);
                 }
-                self.set(path, value.clone(), *opts, caller).map(drop)
+                // Each op is applied once: the value moves into the tree.
+                let value = value.take().ok_or(EINVAL)?;
+                self.set(path, value, *opts, caller).map(drop)
             }
             TxnOp::Delete(path, recursive, if_version) => {
                 self.delete(path, *recursive, *if_version, caller)
@@ -233,12 +235,9 @@ impl Tree {
                     else {
                         continue;
                     };
-                    let removed = Name::lookup(name, |k| parent.children.remove_node(k));
-                    parent.num_children = parent.num_children.saturating_sub(1);
-                    parent.child_version = child_version;
-                    if let Some(removed) = removed {
+                    if let Some((removed, _)) = parent.remove_child(name, child_version) {
                         let (_, mut chain) = removed.to_key_value();
-                        let children = mem::take(&mut chain.children);
+                        let children = chain.take_children();
                         self.destroy_children(children, false);
                     }
                 }
@@ -246,7 +245,10 @@ impl Tree {
                     let Some(op) = ops.get(op) else { continue };
                     let path = op.path();
                     let parents = path.components().take(path.depth().saturating_sub(1));
-                    if let Some(parent) = self.root.descend_mut(parents) {
+                    // The parent had the node as a child, so it has its `Ext`.
+                    if let Some(parent) =
+                        self.root.descend_mut(parents).and_then(|p| p.ext.as_mut())
+                    {
                         // Its name is free again: what the transaction created there is undone.
                         if parent.children.insert(node).is_none() {
                             parent.num_children += 1;
@@ -271,9 +273,9 @@ impl Tree {
         while let Some(undo) = txn.undo.pop() {
             if let Undo::Deleted(_, node, _) = undo {
                 let (name, mut node) = node.to_key_value();
-                let own = name.as_bytes().len() as u64 + node.value_len();
+                let own = name.len() as u64 + node.value_len();
                 self.ledger.uncharge(node.owner, 1, own);
-                let children = mem::take(&mut node.children);
+                let children = node.take_children();
                 self.destroy_children(children, true);
             }
         }
