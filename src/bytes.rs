@@ -1,10 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! [`Bytes`]: an immutable byte string in an allocation of its own, behind a thin pointer.
+//! [`Bytes`], an immutable byte string in an allocation of its own behind a thin pointer, and
+//! [`Name`], which keeps short names inline.
 //!
 //! Every node keeps a name and most keep a value, so their handles are most of a node's size. A
 //! `KVVec<u8>` handle takes 24 bytes; `Bytes` keeps the same allocation in 16 (a pointer and two
-//! `u32` lengths), which is what lets a node fit in a 96-byte slab object.
+//! `u32` lengths), which is what lets a node fit in a 96-byte slab object. A [`Name`] takes the
+//! same 16 bytes and holds names of up to [`Name::INLINE`] bytes in them: no allocation, and a
+//! lookup compares them without following a pointer.
 
 use core::{
     cmp::Ordering,
@@ -16,13 +19,13 @@ use core::{
 use kernel::prelude::*;
 
 /// An immutable byte string, at most `u32::MAX` bytes long, in a `kvmalloc` allocation that it
-/// owns. Ordered byte by byte, as names are listed.
+/// owns.
 ///
 /// # Invariants
 ///
 /// `ptr`, `len` and `cap` are the raw parts of a `KVVec<u8>` (from [`KVVec::into_raw_parts`]) that
 /// `Bytes` owns, so the first `len` bytes at `ptr` are initialized and live as long as `self`; or
-/// `self` is a borrowed view made by [`Bytes::with_borrowed`], which is never dropped and does not
+/// `self` is a borrowed view made by [`Name::with_borrowed`], which is never dropped and does not
 /// outlive the bytes it views.
 pub(crate) struct Bytes {
     ptr: NonNull<u8>,
@@ -56,19 +59,6 @@ impl Bytes {
         Self::from_vec(vec)
     }
 
-    /// Calls `f` with a `Bytes` that views `bytes` without copying them, for looking up a key.
-    pub(crate) fn with_borrowed<R>(bytes: &[u8], f: impl for<'k> FnOnce(&'k Bytes) -> R) -> R {
-        let len = u32::try_from(bytes.len()).unwrap_or(u32::MAX);
-        // INVARIANT: A borrowed view: `ManuallyDrop` keeps it from being dropped, and `f` cannot
-        // keep the reference past this call, during which `bytes` stays borrowed.
-        let view = ManuallyDrop::new(Self {
-            ptr: NonNull::from(bytes).cast(),
-            len,
-            cap: len,
-        });
-        f(&view)
-    }
-
     /// The bytes.
     pub(crate) fn as_bytes(&self) -> &[u8] {
         // SAFETY: By the type invariant, `ptr` points at `len` initialized bytes that live at
@@ -94,21 +84,86 @@ impl Drop for Bytes {
     }
 }
 
-impl PartialEq for Bytes {
+/// The name of a node: its key among its parent's children, ordered byte by byte.
+pub(crate) enum Name {
+    /// A name of at most [`Name::INLINE`] bytes: its length and its bytes, zero-padded.
+    Inline(u8, [u8; Name::INLINE]),
+    /// A longer name.
+    Long(Bytes),
+}
+
+// `Inline` fits beside the pointer of `Long`, whose null value tells the two apart.
+const _: () = assert!(core::mem::size_of::<Name>() == core::mem::size_of::<Bytes>());
+
+impl Name {
+    /// Names up to this long are kept inline.
+    pub(crate) const INLINE: usize = 7;
+
+    /// Copies `bytes` into a new name.
+    pub(crate) fn copy(bytes: &[u8]) -> Result<Self> {
+        match Self::inline(bytes) {
+            Some(name) => Ok(name),
+            None => Ok(Self::Long(Bytes::copy(bytes)?)),
+        }
+    }
+
+    /// `bytes` as an inline name, if they are short enough.
+    fn inline(bytes: &[u8]) -> Option<Self> {
+        let mut inline = [0u8; Self::INLINE];
+        inline.get_mut(..bytes.len())?.copy_from_slice(bytes);
+        // At most `INLINE` bytes.
+        Some(Self::Inline(bytes.len() as u8, inline))
+    }
+
+    /// Calls `f` with a `Name` for `bytes` that does not copy them (short ones are copied inline),
+    /// for looking up a key.
+    pub(crate) fn with_borrowed<R>(bytes: &[u8], f: impl for<'k> FnOnce(&'k Name) -> R) -> R {
+        match Self::inline(bytes) {
+            Some(name) => f(&name),
+            None => {
+                let len = u32::try_from(bytes.len()).unwrap_or(u32::MAX);
+                // INVARIANT: A borrowed view: `ManuallyDrop` keeps it from being dropped, and `f`
+                // cannot keep the reference past this call, during which `bytes` stays borrowed.
+                let view = ManuallyDrop::new(Self::Long(Bytes {
+                    ptr: NonNull::from(bytes).cast(),
+                    len,
+                    cap: len,
+                }));
+                f(&view)
+            }
+        }
+    }
+
+    /// The name's bytes.
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        match self {
+            // `len` is at most `INLINE`.
+            Self::Inline(len, bytes) => bytes.get(..*len as usize).unwrap_or(bytes),
+            Self::Long(bytes) => bytes.as_bytes(),
+        }
+    }
+
+    /// The length of the name in bytes.
+    pub(crate) fn len(&self) -> usize {
+        self.as_bytes().len()
+    }
+}
+
+impl PartialEq for Name {
     fn eq(&self, other: &Self) -> bool {
         self.as_bytes() == other.as_bytes()
     }
 }
 
-impl Eq for Bytes {}
+impl Eq for Name {}
 
-impl PartialOrd for Bytes {
+impl PartialOrd for Name {
     fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
         Some(self.cmp(other))
     }
 }
 
-impl Ord for Bytes {
+impl Ord for Name {
     fn cmp(&self, other: &Self) -> Ordering {
         self.as_bytes().cmp(other.as_bytes())
     }
@@ -120,16 +175,26 @@ mod tests {
 
     #[test]
     fn round_trip_and_order() -> Result {
-        let a = Bytes::copy(b"alpha")?;
+        let value = Bytes::copy(b"a value")?;
         let empty = Bytes::copy(b"")?;
-        assert_eq!(a.as_bytes(), b"alpha");
-        assert_eq!(a.len(), 5);
+        assert_eq!(value.as_bytes(), b"a value");
+        assert_eq!(value.len(), 7);
         assert_eq!(empty.as_bytes(), b"");
-        assert!(empty < a);
-        let found = Bytes::with_borrowed(b"alpha", |k| *k == a);
-        assert!(found);
-        assert!(Bytes::with_borrowed(b"alph", |k| *k < a));
         assert_eq!(core::mem::size_of::<Option<Bytes>>(), 16);
+
+        let short = Name::copy(b"alpha")?;
+        let long = Name::copy(b"a longer name")?;
+        assert!(matches!(short, Name::Inline(..)));
+        assert!(matches!(long, Name::Long(..)));
+        assert_eq!(short.as_bytes(), b"alpha");
+        assert_eq!(long.as_bytes(), b"a longer name");
+        assert_eq!(Name::copy(b"1234567")?.len(), Name::INLINE);
+        // Byte order, whichever way each is kept.
+        assert!(long < short);
+        assert!(Name::with_borrowed(b"alpha", |k| *k == short));
+        assert!(Name::with_borrowed(b"a longer name", |k| *k == long));
+        assert!(Name::with_borrowed(b"a longer name, longest", |k| *k > long));
+        assert!(Name::with_borrowed(b"alph", |k| *k < short));
         Ok(())
     }
 }

@@ -35,7 +35,10 @@ use crate::{
         Caller,
         ROOT_UID, //
     },
-    bytes::Bytes,
+    bytes::{
+        Bytes,
+        Name, //
+    },
     events::{
         Event,
         EventLog, //
@@ -52,10 +55,6 @@ use crate::{
 
 /// A stored value: immutable once stored, a set replaces it whole.
 pub(crate) type Value = Bytes;
-
-/// The name of a node: its key in the parent's children, looked up without copying through
-/// [`Bytes::with_borrowed`].
-pub(crate) type Name = Bytes;
 
 mod txn;
 
@@ -268,6 +267,16 @@ fn walk<'a>(
     Ok(())
 }
 
+/// Checks that `caller` may delete every node below `top`, a tree at most `max_depth` deep.
+fn may_delete_below(top: &Node, caller: &Caller, max_depth: u32) -> Result {
+    if caller.admin || top.num_children() == 0 {
+        return Ok(());
+    }
+    walk(top, max_depth, |_, node, _| {
+        caller.may_write(node.owner, node.mode)
+    })
+}
+
 /// Reports a broken invariant found by [`Tree::check`].
 fn broken(what: &str, detail: u64) -> Error {
     pr_err!("consistency check failed: {} ({})\n", what, detail);
@@ -405,20 +414,8 @@ impl Tree {
         let seq = self.next_version();
         let now = now_ns();
 
-        // How many leading components exist already.
-        let mut existing = 0;
-        let mut node = &self.root;
-        for c in path.components() {
-            match node.child(c) {
-                Some(child) => {
-                    node = child;
-                    existing += 1;
-                }
-                None => break,
-            }
-        }
-
-        if existing == path.depth() {
+        // The node exists: check, prepare, then change it in place, in one walk.
+        if let Some(node) = self.root.descend_mut(path.components()) {
             if create_only || ephemeral.is_some() {
                 return Err(EEXIST);
             }
@@ -440,7 +437,6 @@ impl Tree {
                 .ledger
                 .prepare(node.owner, 0, value_len, old_len, &self.limits)?;
             let event = Event::new(seq, uapi::EVENT_CHANGED, path)?;
-            let node = self.root.descend_mut(path.components()).ok_or(ENOENT)?;
             let old = txn::Replaced {
                 value: node.value.replace(value),
                 version: node.version,
@@ -460,6 +456,19 @@ impl Tree {
             self.bytes = bytes;
             self.sequence = seq;
             return Ok(seq);
+        }
+
+        // How many leading components exist already.
+        let mut existing = 0;
+        let mut node = &self.root;
+        for c in path.components() {
+            match node.child(c) {
+                Some(child) => {
+                    node = child;
+                    existing += 1;
+                }
+                None => break,
+            }
         }
 
         // Create the missing nodes: check the permission and the limits, then build them as a
@@ -631,7 +640,7 @@ impl Tree {
             }
             caller.may_write(self.root.owner, self.root.mode)?;
             if recursive {
-                self.may_delete_below(&self.root, caller)?;
+                may_delete_below(&self.root, caller, self.limits.max_depth)?;
             }
             if if_version.is_some_and(|v| v != self.root.version) {
                 return Err(estale());
@@ -666,14 +675,15 @@ impl Tree {
             return Ok(());
         };
 
+        let max_depth = self.limits.max_depth;
         let parent = self
             .root
-            .descend(path.components().take(path.depth() - 1))
+            .descend_mut(path.components().take(path.depth() - 1))
             .ok_or(ENOENT)?;
         let node = parent.child(name).ok_or(ENOENT)?;
         caller.may_write(node.owner, node.mode)?;
         if recursive {
-            self.may_delete_below(node, caller)?;
+            may_delete_below(node, caller, max_depth)?;
         }
         if if_version.is_some_and(|v| v != node.version) {
             return Err(estale());
@@ -685,7 +695,8 @@ impl Tree {
         if self.txn.is_some() {
             self.detach(path, name, seq)?;
         } else {
-            self.unlink(path, name, seq)?;
+            let (removed, _) = parent.remove_child(name, seq).ok_or(ENOENT)?;
+            self.release(removed, seq);
         }
         self.record(event);
         Ok(())
@@ -727,6 +738,13 @@ impl Tree {
             .descend_mut(path.components().take(path.depth() - 1))
             .ok_or(ENOENT)?;
         let (removed, _) = parent.remove_child(name, seq).ok_or(ENOENT)?;
+        self.release(removed, seq);
+        Ok(())
+    }
+
+    /// Frees a node just unlinked from the tree as the change `seq`, and everything below it,
+    /// and returns it all to the owners' quotas.
+    fn release(&mut self, removed: RBTreeNode<Name, Node>, seq: u64) {
         let (name, mut node) = removed.to_key_value();
         let own = name.len() as u64 + node.value_len();
         self.ledger.uncharge(node.owner, 1, own);
@@ -734,7 +752,6 @@ impl Tree {
         self.nodes = self.nodes.saturating_sub(nodes + 1);
         self.bytes = self.bytes.saturating_sub(bytes + own);
         self.sequence = seq;
-        Ok(())
     }
 
     /// In a transaction: takes the node `name` at `path` and everything below it out of the tree
@@ -835,16 +852,6 @@ impl Tree {
             ext.seq_next = number + 1;
         }
         Ok((version, number.into()))
-    }
-
-    /// Checks that `caller` may delete every node below `top`.
-    fn may_delete_below(&self, top: &Node, caller: &Caller) -> Result {
-        if caller.admin || top.num_children() == 0 {
-            return Ok(());
-        }
-        walk(top, self.limits.max_depth, |_, node, _| {
-            caller.may_write(node.owner, node.mode)
-        })
     }
 
     /// Appends the names of the children of `path` that sort after `after` to `out`, each
