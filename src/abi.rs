@@ -49,6 +49,8 @@ plain_abi_struct! {
     uapi::WatchArgs => [u64, u64, u64, u64, u32, u32, u32, u32, u32, u32, [u64; 2]],
     uapi::TxnOp => [u64, u64, u32, u32, u32, u32, u64, u32, u32, [u64; 2]],
     uapi::TxnArgs => [u64, u32, u32, u64, u64, u32, u32, [u64; 2]],
+    uapi::GetOp => [u64, u64, u32, u32, u32, i32, u64],
+    uapi::GetBatchArgs => [u64, u32, u32, u32, u32, [u64; 2]],
 }
 
 // The shared encoding in `uapi` must agree with the kernel's `_IOC` macros.
@@ -63,6 +65,9 @@ const _: () = assert!(uapi::IOC_STORE_STATS == _IOR::<uapi::StoreStats>(MAGIC, 0
 const _: () = assert!(uapi::IOC_CHECK == _IOR::<uapi::CheckArgs>(MAGIC, 0x07));
 const _: () = assert!(uapi::IOC_WATCH == _IOWR::<uapi::WatchArgs>(MAGIC, 0x08));
 const _: () = assert!(uapi::IOC_TXN == _IOWR::<uapi::TxnArgs>(MAGIC, 0x09));
+const _: () = assert!(uapi::IOC_GET_BATCH == _IOWR::<uapi::GetBatchArgs>(MAGIC, 0x0A));
+// The batch's array is a whole number of 40-byte entries.
+const _: () = assert!(core::mem::size_of::<uapi::GetOp>() == 40);
 
 /// `ENAMETOOLONG`: a path, a component or a depth past its limit.
 pub(crate) fn enametoolong() -> Error {

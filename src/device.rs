@@ -258,6 +258,13 @@ enum Copied<'a> {
     TooLong(usize, u64),
 }
 
+/// What a get found: the value's length and the node's version.
+#[derive(Default)]
+struct Found {
+    value_len: u32,
+    version: u64,
+}
+
 /// Appends formatted text to a response, failing with `ENOMEM` when it cannot grow.
 struct TextOut<'a>(&'a mut KVVec<u8>);
 
@@ -438,26 +445,110 @@ impl OpenFile {
         if a.flags != 0 || a.reserved != [0; 2] {
             return Err(EINVAL);
         }
+        let mut found = Found::default();
+        let result = with_path(a.path, a.path_len, &self.limits, |path| {
+            self.get_value(path, a.buf, a.buf_len, &mut found)
+        });
+        a.value_len = found.value_len;
+        a.version = found.version;
+        if result.is_ok() || result == Err(ERANGE) {
+            writer.write(&a)?;
+        }
+        result.map(|()| 0)
+    }
+
+    /// The get shared by `PATHSTORE_IOC_GET` and every get of `PATHSTORE_IOC_GET_BATCH`, after
+    /// their argument checks: parses `path` (a copied-in path), reads the node's value and copies
+    /// it to the user buffer `buf` of `buf_len` bytes. Fills `found` whenever the node's value
+    /// was found, also when it does not fit the buffer (`ERANGE`).
+    fn get_value(&self, path: &[u8], buf: u64, buf_len: u32, found: &mut Found) -> Result {
+        let path = Path::parse(path, &self.limits)?;
         let mut stack = [0u8; STACK_VALUE];
-        let copied = with_path(a.path, a.path_len, &self.limits, |path| {
-            let path = Path::parse(path, &self.limits)?;
-            self.copy_value(&path, &mut stack, a.buf_len as usize)
-        })?;
+        let copied = self.copy_value(&path, &mut stack, buf_len as usize)?;
         let (bytes, version) = match &copied {
             Copied::Value(bytes, version) => (*bytes, *version),
             Copied::Owned(bytes, version) => (&bytes[..], *version),
             Copied::TooLong(len, version) => {
                 // Values never exceed `max_value_len`, a `u32`.
-                a.value_len = u32::try_from(*len).map_err(|_| E2BIG)?;
-                a.version = *version;
-                writer.write(&a)?;
+                found.value_len = u32::try_from(*len).map_err(|_| E2BIG)?;
+                found.version = *version;
                 return Err(ERANGE);
             }
         };
         // It fitted in `buf_len`, a `u32`.
-        a.value_len = bytes.len() as u32;
-        a.version = version;
-        reply(&mut writer, &a, a.buf, bytes)
+        found.value_len = bytes.len() as u32;
+        found.version = version;
+        UserSlice::new(user_ptr(buf)?, bytes.len())
+            .writer()
+            .write_slice(bytes)
+    }
+
+    /// `PATHSTORE_IOC_GET_BATCH`: copies the array of gets in at once, runs each with
+    /// [`Self::get_value`], records each one's result in its entry, and copies the array back at
+    /// once.
+    fn get_batch(&self, arg: usize) -> Result<isize> {
+        let (mut reader, mut writer) =
+            UserSlice::new(UserPtr::from_addr(arg), size_of::<uapi::GetBatchArgs>())
+                .reader_writer();
+        let mut a: uapi::GetBatchArgs = reader.read()?;
+        if a.flags != 0 || a.pad != 0 || a.reserved != [0; 2] || a.count == 0 {
+            return Err(EINVAL);
+        }
+        if a.count > uapi::GET_BATCH_MAX {
+            return Err(E2BIG);
+        }
+        let count = a.count as usize;
+        let mut ops = KVec::with_capacity(count, GFP_KERNEL)?;
+        for _ in 0..count {
+            ops.push(uapi::GetOp::default(), GFP_KERNEL)?;
+        }
+        let ops_len = count * size_of::<uapi::GetOp>();
+        UserSlice::new(user_ptr(a.ops)?, ops_len)
+            .reader()
+            .read_slice(ops.as_mut_slice().as_bytes_mut())?;
+        // One buffer, large enough for the longest valid path of the batch, takes every path in
+        // turn.
+        let longest = ops
+            .iter()
+            .map(|op| op.path_len)
+            .filter(|&len| len <= self.limits.max_path_len)
+            .max()
+            .unwrap_or(0);
+        let mut path_buf = KVVec::with_capacity(longest as usize, GFP_KERNEL)?;
+        for op in ops.iter_mut() {
+            let mut found = Found::default();
+            let result = self
+                .batch_path(op, &mut path_buf)
+                .and_then(|()| self.get_value(&path_buf, op.buf, op.buf_len, &mut found));
+            // As a single get reports them: on success and with `ERANGE`.
+            if result.is_ok() || result == Err(ERANGE) {
+                op.value_len = found.value_len;
+                op.version = found.version;
+            } else {
+                op.value_len = 0;
+                op.version = 0;
+            }
+            op.error = result.err().map_or(0, |e| e.to_errno());
+        }
+        UserSlice::new(user_ptr(a.ops)?, ops_len)
+            .writer()
+            .write_slice(ops.as_slice().as_bytes())?;
+        a.done = a.count;
+        writer.write(&a)?;
+        Ok(0)
+    }
+
+    /// Copies the path of one get of a batch into `path_buf` (with room for it), with the checks
+    /// of [`copy_path`].
+    fn batch_path(&self, op: &uapi::GetOp, path_buf: &mut KVVec<u8>) -> Result {
+        if op.path_len == 0 {
+            return Err(EINVAL);
+        }
+        if op.path_len > self.limits.max_path_len {
+            return Err(enametoolong());
+        }
+        path_buf.clear();
+        UserSlice::new(user_ptr(op.path)?, op.path_len as usize).read_all(path_buf, GFP_KERNEL)
     }
 
     fn delete(&self, arg: usize) -> Result<isize> {
@@ -957,6 +1048,7 @@ impl MiscDevice for OpenFile {
             uapi::IOC_CHECK => me.check(arg),
             uapi::IOC_WATCH => me.watch(arg),
             uapi::IOC_TXN => me.txn(arg),
+            uapi::IOC_GET_BATCH => me.get_batch(arg),
             _ => Err(ENOTTY),
         }
     }

@@ -72,6 +72,9 @@ pub const IOC_STORE_STATS: u32 = ior::<StoreStats>(0x06);
 pub const IOC_WATCH: u32 = iowr::<WatchArgs>(0x08);
 /// `PATHSTORE_IOC_TXN`: apply a list of checks and changes all or nothing ([`TxnArgs`]).
 pub const IOC_TXN: u32 = iowr::<TxnArgs>(0x09);
+/// `PATHSTORE_IOC_GET_BATCH`: up to [`GET_BATCH_MAX`] independent gets in one call
+/// ([`GetBatchArgs`]).
+pub const IOC_GET_BATCH: u32 = iowr::<GetBatchArgs>(0x0A);
 /// `PATHSTORE_IOC_CHECK`: walk the whole store and verify every counter and invariant
 /// ([`CheckArgs`]). Needs `CAP_SYS_ADMIN`; fails with `EUCLEAN` if anything is inconsistent.
 pub const IOC_CHECK: u32 = ior::<CheckArgs>(0x07);
@@ -148,6 +151,9 @@ pub const TXN_SET: u32 = 3;
 pub const TXN_DELETE: u32 = 4;
 /// Most operations in one transaction.
 pub const TXN_MAX_OPS: u32 = 64;
+
+/// Most gets in one [`IOC_GET_BATCH`] call.
+pub const GET_BATCH_MAX: u32 = 64;
 
 /// Digits of the number [`SET_SEQUENTIAL`] appends (more once the counter needs them).
 pub const SEQUENTIAL_DIGITS: u32 = 10;
@@ -432,6 +438,53 @@ pub struct TxnArgs {
     /// Out: the index of the operation that failed, or `u32::MAX` when none did (or the call
     /// failed before running any).
     pub failed: u32,
+    /// Must be zero.
+    pub pad: u32,
+    /// Must be zero.
+    pub reserved: [u64; 2],
+}
+
+/// One get of a batch ([`GetBatchArgs`]): the fields of [`GetArgs`], and the get's own result.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct GetOp {
+    /// In: address of the path.
+    pub path: u64,
+    /// In: address of the buffer the value is copied to.
+    pub buf: u64,
+    /// In: length of the path in bytes.
+    pub path_len: u32,
+    /// In: size of the buffer.
+    pub buf_len: u32,
+    /// Out: length of the value; with `error` `-ERANGE` (buffer too small), the size needed.
+    /// Zero when the get failed otherwise.
+    pub value_len: u32,
+    /// Out: 0 when the value was copied to `buf`, else the negative errno of this get alone
+    /// (the one [`IOC_GET`] would fail with: `-ENOENT`, `-EACCES`, `-ENODATA`, `-ERANGE`,
+    /// `-EINVAL`, `-ENAMETOOLONG`, `-EFAULT` for this get's own path or buffer).
+    pub error: i32,
+    /// Out: the node's version (also with `-ERANGE`); zero when the get failed otherwise.
+    pub version: u64,
+}
+
+/// Argument of [`IOC_GET_BATCH`].
+///
+/// Runs every get of the array `ops`, in order, each exactly as [`IOC_GET`] would and each atomic
+/// by itself; the batch as a whole is not one snapshot: a change may land between two of its
+/// gets. A get that fails reports its errno in its [`GetOp::error`] and does not stop the others;
+/// the call itself fails only on a bad argument or array (`EINVAL`, `E2BIG`, `EFAULT`) or with
+/// `ENOMEM`, and then reports nothing in the array.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct GetBatchArgs {
+    /// In: address of an array of `count` [`GetOp`], read and written back whole.
+    pub ops: u64,
+    /// In: number of gets, 1 to [`GET_BATCH_MAX`].
+    pub count: u32,
+    /// In: must be zero.
+    pub flags: u32,
+    /// Out: the number of gets done: `count` when the call succeeds.
+    pub done: u32,
     /// Must be zero.
     pub pad: u32,
     /// Must be zero.

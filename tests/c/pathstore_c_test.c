@@ -401,6 +401,56 @@ static void test_erange(void)
 	      "get with a buffer of exactly value_len", "%s, value_len %u", en(e), g.value_len);
 }
 
+/* PATHSTORE_IOC_GET_BATCH: per-get results, and the header checks. */
+static void test_get_batch(void)
+{
+	static const char *const paths[] = { ROOT "/bin", ROOT "/batch-missing", ROOT "/bin", "bad" };
+	struct pathstore_get_op ops[4];
+	struct pathstore_get_batch b;
+	char bufs[4][16];
+	size_t i;
+	int e;
+
+	/* ROOT/bin holds "second" (6 bytes); the third get has a 3-byte buffer. */
+	memset(ops, 0, sizeof(ops));
+	memset(bufs, 0, sizeof(bufs));
+	for (i = 0; i < 4; i++) {
+		ops[i].path = ptr(paths[i]);
+		ops[i].path_len = (__u32)strlen(paths[i]);
+		ops[i].buf = ptr(bufs[i]);
+		ops[i].buf_len = i == 2 ? 3 : sizeof(bufs[i]);
+	}
+	memset(&b, 0, sizeof(b));
+	b.ops = ptr(ops);
+	b.count = 4;
+	e = xioctl(PATHSTORE_IOC_GET_BATCH, &b);
+	CHECK(e == 0 && b.done == 4, "get batch of 4 succeeds with done = 4", "%s, done %u", en(e),
+	      b.done);
+	CHECK(ops[0].error == 0 && ops[0].value_len == 6 && ops[0].version != 0 &&
+		      memcmp(bufs[0], "second", 6) == 0,
+	      "get batch: a present node is copied", "error %d, value_len %u", ops[0].error,
+	      ops[0].value_len);
+	CHECK(ops[1].error == -ENOENT, "get batch: a missing node gives -ENOENT in its entry",
+	      "error %d", ops[1].error);
+	CHECK(ops[2].error == -ERANGE && ops[2].value_len == 6 && ops[2].version == ops[0].version,
+	      "get batch: a small buffer gives -ERANGE with value_len", "error %d, value_len %u",
+	      ops[2].error, ops[2].value_len);
+	CHECK(ops[3].error == -EINVAL, "get batch: a malformed path gives -EINVAL in its entry",
+	      "error %d", ops[3].error);
+
+	memset(&b, 0, sizeof(b));
+	b.ops = ptr(ops);
+	e = xioctl(PATHSTORE_IOC_GET_BATCH, &b);
+	CHECK(e == EINVAL, "get batch of 0 gets gives EINVAL", "%s", en(e));
+	b.count = PATHSTORE_GET_BATCH_MAX + 1;
+	e = xioctl(PATHSTORE_IOC_GET_BATCH, &b);
+	CHECK(e == E2BIG, "get batch of PATHSTORE_GET_BATCH_MAX + 1 gets gives E2BIG", "%s", en(e));
+	b.count = 1;
+	b.reserved[1] = 1;
+	e = xioctl(PATHSTORE_IOC_GET_BATCH, &b);
+	CHECK(e == EINVAL, "get batch with a non-zero reserved field gives EINVAL", "%s", en(e));
+}
+
 static void test_list(void)
 {
 	char path[64], buf[256], names[32][64];
@@ -973,6 +1023,7 @@ int main(int argc, char **argv)
 	test_set_get();
 	test_create();
 	test_erange();
+	test_get_batch();
 	test_list();
 	test_stat();
 	test_store_stats(&stats);

@@ -128,6 +128,9 @@
 /* Most operations in one transaction. */
 #define PATHSTORE_TXN_MAX_OPS 64
 
+/* Most gets in one PATHSTORE_IOC_GET_BATCH call. */
+#define PATHSTORE_GET_BATCH_MAX 64
+
 /* Digits of the number PATHSTORE_SET_SEQUENTIAL appends. */
 #define PATHSTORE_SEQUENTIAL_DIGITS 10
 
@@ -441,6 +444,53 @@ struct pathstore_txn {
 	__u64 reserved[2];
 };
 
+/**
+ * struct pathstore_get_op - one get of a batch (struct pathstore_get_batch)
+ * @path: in: address of the path.
+ * @buf: in: address of the buffer the value is copied to.
+ * @path_len: in: length of the path in bytes.
+ * @buf_len: in: size of the buffer.
+ * @value_len: out: length of the value; with @error -ERANGE (buffer too small), the size needed.
+ *	Zero when the get failed otherwise.
+ * @error: out: 0 when the value was copied to @buf, else the negative errno of this get alone
+ *	(the one %PATHSTORE_IOC_GET would fail with: -ENOENT, -EACCES, -ENODATA, -ERANGE, -EINVAL,
+ *	-ENAMETOOLONG, -EFAULT for this get's own path or buffer).
+ * @version: out: the node's version (also with -ERANGE); zero when the get failed otherwise.
+ */
+struct pathstore_get_op {
+	__u64 path;
+	__u64 buf;
+	__u32 path_len;
+	__u32 buf_len;
+	__u32 value_len;
+	__s32 error;
+	__u64 version;
+};
+
+/**
+ * struct pathstore_get_batch - argument of %PATHSTORE_IOC_GET_BATCH
+ * @ops: in: address of an array of @count struct pathstore_get_op, read and written back whole.
+ * @count: in: number of gets, 1 to %PATHSTORE_GET_BATCH_MAX.
+ * @flags: in: must be zero.
+ * @done: out: the number of gets done: @count when the call succeeds.
+ * @pad: must be zero.
+ * @reserved: must be zero.
+ *
+ * Runs every get of the array @ops, in order, each exactly as %PATHSTORE_IOC_GET would and each
+ * atomic by itself; the batch as a whole is not one snapshot: a change may land between two of
+ * its gets. A get that fails reports its errno in its @error and does not stop the others; the
+ * call itself fails only on a bad argument or array (EINVAL, E2BIG, EFAULT) or with ENOMEM, and
+ * then reports nothing in the array.
+ */
+struct pathstore_get_batch {
+	__u64 ops;
+	__u32 count;
+	__u32 flags;
+	__u32 done;
+	__u32 pad;
+	__u64 reserved[2];
+};
+
 /* The handshake: fills struct pathstore_version; never fails on a valid pointer. */
 #define PATHSTORE_IOC_VERSION _IOR(PATHSTORE_IOC_MAGIC, 0x00, struct pathstore_version)
 /* Create or replace a node's value. */
@@ -464,5 +514,7 @@ struct pathstore_txn {
 #define PATHSTORE_IOC_WATCH _IOWR(PATHSTORE_IOC_MAGIC, 0x08, struct pathstore_watch)
 /* Apply a list of checks and changes all or nothing. */
 #define PATHSTORE_IOC_TXN _IOWR(PATHSTORE_IOC_MAGIC, 0x09, struct pathstore_txn)
+/* Up to PATHSTORE_GET_BATCH_MAX independent gets in one call. */
+#define PATHSTORE_IOC_GET_BATCH _IOWR(PATHSTORE_IOC_MAGIC, 0x0A, struct pathstore_get_batch)
 
 #endif /* _UAPI_LINUX_PATHSTORE_H */

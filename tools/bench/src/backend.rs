@@ -26,8 +26,8 @@ pub trait Backend: Sync {
 
     /// Why this backend cannot run `workload` on a store of `layout`, if it cannot.
     fn unsupported(&self, workload: &str, layout: &Layout) -> Option<String> {
-        let _ = (workload, layout);
-        None
+        let _ = layout;
+        no_batched_get(workload)
     }
 
     /// The backend's form of a store path (a directory path is empty for the root).
@@ -35,6 +35,14 @@ pub trait Backend: Sync {
 
     /// Reads the value of `key` into `buf`; returns its length.
     fn get(&self, key: &[u8], buf: &mut [u8]) -> io::Result<usize>;
+
+    /// Reads the values of `keys` into `bufs` (one buffer per key) in one call; returns their
+    /// lengths. Only for backends that have such a call: the others answer
+    /// [`BATCH_WORKLOAD`] in [`Backend::unsupported`].
+    fn get_batch(&self, keys: &[Vec<u8>], bufs: &mut [&mut [u8]]) -> io::Result<Vec<usize>> {
+        let _ = (keys, bufs);
+        Err(io::Error::from(io::ErrorKind::Unsupported))
+    }
 
     /// Replaces (or creates) the value of `key`.
     fn set(&self, key: &[u8], value: &[u8]) -> io::Result<()>;
@@ -70,6 +78,19 @@ fn from_pathstore(err: pathstore::Error) -> io::Error {
     io::Error::from_raw_os_error(err.errno().raw_os_error())
 }
 
+/// The batched-get workload: [`BATCH_GETS`] random keys in one call.
+pub const BATCH_WORKLOAD: &str = "get_batch64";
+
+/// Gets per call of [`BATCH_WORKLOAD`].
+pub const BATCH_GETS: usize = 64;
+
+/// Why a backend without a batched get cannot run [`BATCH_WORKLOAD`].
+fn no_batched_get(workload: &str) -> Option<String> {
+    (workload == BATCH_WORKLOAD).then(|| {
+        "not applicable: no call reads several values at once (64 gets are 64 calls)".to_string()
+    })
+}
+
 /// pathstore through `/dev/pathstore`: one ioctl per operation.
 pub struct PathstoreBackend {
     store: Pathstore,
@@ -97,6 +118,19 @@ impl PathstoreBackend {
 impl Backend for PathstoreBackend {
     fn name(&self) -> &'static str {
         "pathstore"
+    }
+
+    fn unsupported(&self, _workload: &str, _layout: &Layout) -> Option<String> {
+        None
+    }
+
+    fn get_batch(&self, keys: &[Vec<u8>], bufs: &mut [&mut [u8]]) -> io::Result<Vec<usize>> {
+        self.store
+            .get_batch_into(keys, bufs)
+            .map_err(from_pathstore)?
+            .into_iter()
+            .map(|got| got.map(|got| got.len).map_err(from_pathstore))
+            .collect()
     }
 
     fn key(&self, path: &str) -> Vec<u8> {
@@ -365,11 +399,13 @@ impl Backend for KeyringBackend {
     }
 
     fn unsupported(&self, workload: &str, _layout: &Layout) -> Option<String> {
-        (workload == "list").then(|| {
-            "a keyring has no hierarchy: reading it gives key ids, and names need one \
-             KEYCTL_DESCRIBE per key"
-                .to_string()
-        })
+        (workload == "list")
+            .then(|| {
+                "a keyring has no hierarchy: reading it gives key ids, and names need one \
+                 KEYCTL_DESCRIBE per key"
+                    .to_string()
+            })
+            .or_else(|| no_batched_get(workload))
     }
 
     fn key(&self, path: &str) -> Vec<u8> {

@@ -217,8 +217,9 @@ pub struct Target {
 }
 
 /// Workloads that have a single-thread latency to compare across backends, in table order.
-pub const WORKLOADS: [&str; 8] = [
+pub const WORKLOADS: [&str; 9] = [
     "get",
+    "get_batch64",
     "set",
     "create",
     "delete",
@@ -262,6 +263,8 @@ pub fn floor_workload(workload: &str) -> &'static str {
 ///   by the other's (below 1: pathstore is faster);
 /// - `ratio.pathstore_2t_over_1t.{disjoint,shared}.{store}`: two readers' total ops/s over one
 ///   reader's;
+/// - `ratio.pathstore_batch64_over_64_gets.{store}`: one `get_batch64` call (64 gets) over 64
+///   single gets (below 1: the batch is cheaper);
 /// - `memory.{backend}.{store}.*_per_key`: bytes (or nodes) per key.
 pub fn figures(r: &Results) -> BTreeMap<String, f64> {
     let mut f = BTreeMap::new();
@@ -301,6 +304,14 @@ pub fn figures(r: &Results) -> BTreeMap<String, f64> {
                     f.insert(format!("ratio.pathstore_over_floor.{w}.{id}"), ps / fl);
                 }
             }
+        }
+        if let (Some(batch), Some(get)) =
+            (ns(s, "pathstore", "get_batch64"), ns(s, "pathstore", "get"))
+        {
+            f.insert(
+                format!("ratio.pathstore_batch64_over_64_gets.{id}"),
+                batch / (64.0 * get),
+            );
         }
         if let Some(one) = s.find("pathstore", "get") {
             for sharing in ["disjoint", "shared"] {
@@ -416,6 +427,20 @@ pub fn targets(r: &Results) -> Vec<Target> {
         1.5,
         "×",
         format!("pathstore get ns/op ÷ IOC_VERSION ns/op, {at_ref}"),
+    );
+    let fig = format!("ratio.pathstore_batch64_over_64_gets.{rid}");
+    push(
+        "get_batch64_vs_64_gets",
+        "with batching: 64 gets in one call ≤0.25× of 64 single calls",
+        fig.clone(),
+        f.get(&fig).copied(),
+        "<=",
+        0.25,
+        "×",
+        format!(
+            "pathstore get_batch64 ns/call (64 random keys, one PATHSTORE_IOC_GET_BATCH) ÷ \
+             (64 × get ns/op), {at_ref}"
+        ),
     );
     let fig = format!("ratio.pathstore_over_tmpfs.get.{rid}");
     push(
@@ -616,6 +641,7 @@ mod tests {
                 m("floor", "version", 1000.0),
                 m("floor", "version_2t", 1000.0),
                 m("pathstore", "get", 1400.0),
+                m("pathstore", "get_batch64", 20_000.0),
                 m("pathstore", "set", 2000.0),
                 m("pathstore", "create", 2000.0),
                 m("pathstore", "delete", 1000.0),
@@ -685,6 +711,9 @@ mod tests {
             f["memory.pathstore.flat.1M.256B.overhead_bytes_per_key"],
             150.0
         );
+        let batch = f["ratio.pathstore_batch64_over_64_gets.depth4.100k.256B"];
+        assert!((batch - 20_000.0 / (64.0 * 1400.0)).abs() < 1e-9);
+        assert!(!f.contains_key("ratio.pathstore_batch64_over_64_gets.flat.1k.256B"));
         let scaling = f["ratio.pathstore_2t_over_1t.disjoint.depth4.100k.256B"];
         assert!((scaling - 2.0 * 1400.0 / 1500.0).abs() < 1e-9);
     }
@@ -696,11 +725,34 @@ mod tests {
         let status = |id: &str| t.iter().find(|t| t.id == id).unwrap().status.clone();
         assert_eq!(status("get_vs_floor"), "PASS");
         assert_eq!(status("get_vs_tmpfs"), "PASS");
+        assert_eq!(status("get_batch64_vs_64_gets"), "PASS");
         assert_eq!(status("set_vs_tmpfs"), "MISS");
         assert_eq!(status("create_delete_vs_tmpfs"), "PASS");
         assert_eq!(status("get_scaling_1m_vs_1k"), "MISS");
         assert_eq!(status("memory_overhead_per_key"), "MISS");
         assert_eq!(status("two_readers_disjoint"), "PASS");
+    }
+
+    #[test]
+    fn batch_target_misses_and_needs_both_figures() {
+        let mut r = results();
+        r.stores[1]
+            .measurements
+            .retain(|m| m.workload != "get_batch64");
+        r.stores[1]
+            .measurements
+            .push(m("pathstore", "get_batch64", 64.0 * 1400.0 * 0.3));
+        r.figures = figures(&r);
+        let t = targets(&r);
+        let batch = t.iter().find(|t| t.id == "get_batch64_vs_64_gets").unwrap();
+        assert_eq!(batch.status, "MISS");
+        r.stores[1]
+            .measurements
+            .retain(|m| m.workload != "get_batch64");
+        r.figures = figures(&r);
+        let t = targets(&r);
+        let batch = t.iter().find(|t| t.id == "get_batch64_vs_64_gets").unwrap();
+        assert_eq!(batch.status, "N/A");
     }
 
     #[test]

@@ -11,7 +11,10 @@ use std::path::PathBuf;
 use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
-use crate::backend::{context, Backend, KeyringBackend, PathstoreBackend, TmpfsBackend, LIST_BUF};
+use crate::backend::{
+    context, Backend, KeyringBackend, PathstoreBackend, TmpfsBackend, BATCH_GETS, BATCH_WORKLOAD,
+    LIST_BUF,
+};
 use crate::clock;
 use crate::layout::{Layout, Rng, LEAF_KEYS};
 use crate::memory::{self, Delta, Snapshot};
@@ -802,6 +805,41 @@ fn workloads(
             }
             Ok(())
         })?);
+    }
+
+    // 64 random keys in one batched call (per call), where the backend has one
+    if let Some(reason) = b.unsupported(BATCH_WORKLOAD, layout) {
+        skipped.push(Skip {
+            store: id.to_string(),
+            backend: name.to_string(),
+            workload: BATCH_WORKLOAD.to_string(),
+            reason,
+        });
+    } else {
+        let mut bufs = vec![vec![0u8; vlen.max(1)]; BATCH_GETS];
+        let mut run = |calls: &[Vec<Vec<u8>>]| {
+            let mut slices: Vec<&mut [u8]> = bufs.iter_mut().map(Vec::as_mut_slice).collect();
+            time(|| {
+                calls.iter().try_for_each(|ks| {
+                    let lens = b.get_batch(ks, &mut slices)?;
+                    if lens.len() == ks.len() && lens.iter().all(|&len| len == vlen) {
+                        Ok(())
+                    } else {
+                        Err(wrong_len())
+                    }
+                })
+            })
+        };
+        let calls =
+            |n: usize| -> Vec<Vec<Vec<u8>>> { (0..n).map(|_| random_keys(BATCH_GETS)).collect() };
+        let (n, reps) = meter.calibrate(|n| run(&calls(n)))?;
+        let mut samples = Vec::new();
+        for _ in 0..reps {
+            let cs = calls(n);
+            samples.push(run(&cs)? / n as f64);
+        }
+        let rates = samples.iter().map(|ns| 1e9 / ns).collect();
+        out.push(Meter::finish(name, BATCH_WORKLOAD, 1, n, samples, rates));
     }
 
     // two readers, on disjoint subtrees (0 and 1) and on a shared one (0)

@@ -1,7 +1,7 @@
 //! Argument structures of the raw ioctls, built from byte strings: for tests that pass
 //! arguments the client library would never build.
 
-use pathstore::abi::{DeleteArgs, GetArgs, ListArgs, SetArgs, StatArgs};
+use pathstore::abi::{DeleteArgs, GetArgs, GetBatchArgs, GetOp, ListArgs, SetArgs, StatArgs};
 
 /// The user address of a pointer, as the ABI passes it.
 pub fn addr<T>(p: *const T) -> u64 {
@@ -70,6 +70,30 @@ pub fn stat_args(path: &[u8]) -> StatArgs {
     StatArgs {
         path,
         path_len,
+        ..Default::default()
+    }
+}
+
+/// A `GetOp` of a batch for `path` into `out`; the outputs hold a recognisable garbage
+/// (`error` 0x5a5a5a5a, `value_len` and `version` all ones) that the module must overwrite.
+pub fn get_op(path: &[u8], out: &mut [u8]) -> GetOp {
+    let (path, path_len) = buf(path);
+    GetOp {
+        path,
+        path_len,
+        buf: addr(out.as_mut_ptr()),
+        buf_len: u32::try_from(out.len()).expect("small buffer"),
+        value_len: u32::MAX,
+        error: 0x5a5a_5a5a,
+        version: u64::MAX,
+    }
+}
+
+/// `GetBatchArgs` for the array `ops`; other fields zero.
+pub fn get_batch_args(ops: &mut [GetOp]) -> GetBatchArgs {
+    GetBatchArgs {
+        ops: addr(ops.as_mut_ptr()),
+        count: u32::try_from(ops.len()).expect("small batch"),
         ..Default::default()
     }
 }

@@ -53,6 +53,7 @@ macro_rules! c_scalar {
 }
 
 c_scalar! {
+    i32 => "__s32",
     u32 => "__u32",
     u64 => "__u64",
     abi::NodeStat => "struct pathstore_node_stat",
@@ -184,6 +185,13 @@ fn struct_table() -> Vec<Struct> {
             ops: u64, count: u32, flags: u32, version: u64, current: u64, failed: u32, pad: u32,
             reserved: [u64; 2],
         }
+        GetOp => "pathstore_get_op" {
+            path: u64, buf: u64, path_len: u32, buf_len: u32, value_len: u32, error: i32,
+            version: u64,
+        }
+        GetBatchArgs => "pathstore_get_batch" {
+            ops: u64, count: u32, flags: u32, done: u32, pad: u32, reserved: [u64; 2],
+        }
         WatchArgs => "pathstore_watch" {
             path: u64, buf: u64, after: u64, version: u64, path_len: u32, buf_len: u32,
             timeout_ms: u32, flags: u32, event: u32, changed_len: u32, reserved: [u64; 2],
@@ -208,6 +216,8 @@ fn const_table() -> Vec<Const> {
         "PATHSTORE_IOC_CHECK" => IOC_CHECK,
         "PATHSTORE_IOC_WATCH" => IOC_WATCH,
         "PATHSTORE_IOC_TXN" => IOC_TXN,
+        "PATHSTORE_IOC_GET_BATCH" => IOC_GET_BATCH,
+        "PATHSTORE_GET_BATCH_MAX" => GET_BATCH_MAX,
         "PATHSTORE_TXN_CHECK_VERSION" => TXN_CHECK_VERSION,
         "PATHSTORE_TXN_CHECK_ABSENT" => TXN_CHECK_ABSENT,
         "PATHSTORE_TXN_SET" => TXN_SET,

@@ -155,7 +155,8 @@ fn stale(err: pathstore::Error, op: &'static str, path: &OsStr, expected: Option
 fn run_simple(device: &Path, command: Command) -> Result<(), CliError> {
     let open = || Pathstore::open_path(device);
     match command {
-        Command::Get { json, path } => {
+        Command::Get { json, mut paths } if paths.len() == 1 => {
+            let path = paths.pop().expect("one path");
             let (value, version) = open()?.get_with_version(path.as_bytes())?;
             if json {
                 let entry = Entry {
@@ -165,6 +166,30 @@ fn run_simple(device: &Path, command: Command) -> Result<(), CliError> {
                 print_json(&GetJson { entry, version })
             } else {
                 write_stdout(|out| out.write_all(&value))
+            }
+        }
+        Command::Get { json, paths } => {
+            let keys: Vec<&[u8]> = paths.iter().map(|p| p.as_bytes()).collect();
+            let mut entries = Vec::with_capacity(paths.len());
+            for (path, result) in paths.iter().zip(open()?.get_batch(&keys)?) {
+                let (value, version) = result?;
+                entries.push(GetJson {
+                    entry: Entry {
+                        path: path.as_bytes().to_vec(),
+                        value: Some(value),
+                    },
+                    version,
+                });
+            }
+            if json {
+                print_json(&entries)
+            } else {
+                write_stdout(|out| {
+                    entries.iter().try_for_each(|e| {
+                        out.write_all(e.entry.value.as_deref().unwrap_or_default())?;
+                        out.write_all(b"\n")
+                    })
+                })
             }
         }
         Command::Rm {

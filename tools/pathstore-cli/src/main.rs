@@ -7,6 +7,7 @@
 //! pathstore set /blob --stdin < file.bin      # binary-safe (also: pathstore set /blob -)
 //! pathstore get /svc/api/leader               # the raw value, no newline added
 //! pathstore get --json /svc/api/leader        # {"path":...,"value":...,"version":N}
+//! pathstore get /a /b /c                      # several: one batched call, each value + newline
 //! pathstore ls /svc                           # one child name per line
 //! pathstore tree /svc                         # box-drawing picture with short values
 //! pathstore stat /svc/api/leader              # version, times, children, value length
@@ -111,12 +112,18 @@ enum Command {
         command: Vec<OsString>,
     },
     /// Print the value of a node (raw bytes, nothing added).
+    ///
+    /// With several paths, reads them in batched calls (PATHSTORE_IOC_GET_BATCH, each get atomic
+    /// but not all of them one snapshot) and prints each value followed by a newline, in order
+    /// (with --json, a JSON array of the objects). If any get fails, prints nothing and fails
+    /// with the error of the first path that failed.
     Get {
         /// Print {"path","value"|"value_base64","version"} as JSON.
         #[arg(long)]
         json: bool,
-        /// The node's path.
-        path: OsString,
+        /// The node's path (or several).
+        #[arg(required = true, num_args = 1..)]
+        paths: Vec<OsString>,
     },
     /// Delete a node.
     Rm {

@@ -23,6 +23,9 @@ const INITIAL_VALUE_BUF: usize = 4096;
 /// First buffer size [`Pathstore::list`] tries.
 const INITIAL_LIST_BUF: usize = 4096;
 
+/// A value and its node's version, as [`Pathstore::get_with_version`] returns them.
+type Versioned = (Vec<u8>, u64);
+
 /// An open pathstore device.
 ///
 /// All methods take `&self`: the module serialises concurrent calls, so one handle can be shared
@@ -375,6 +378,105 @@ impl Pathstore {
                 current: None,
             }),
         }
+    }
+
+    /// The values of many paths, with [`IOC_GET_BATCH`](abi::IOC_GET_BATCH): one call per
+    /// [`GET_BATCH_MAX`](abi::GET_BATCH_MAX) paths instead of one per path.
+    ///
+    /// Returns one result per path, in order: the value and the node's version, or the error a
+    /// [`Pathstore::get`] of that path alone would return. Values over 4 KiB are fetched again
+    /// with a single get. Each get is atomic, but the batch is not one snapshot: a change may land
+    /// between two of its gets. Fails as a whole only when a call does (`ENOMEM`, `EFAULT`).
+    pub fn get_batch<P: AsRef<[u8]>>(&self, paths: &[P]) -> Result<Vec<Result<Versioned>>> {
+        let mut bufs: Vec<Vec<u8>> = paths.iter().map(|_| vec![0; INITIAL_VALUE_BUF]).collect();
+        let mut slices: Vec<&mut [u8]> = bufs.iter_mut().map(Vec::as_mut_slice).collect();
+        let results = self.get_batch_into(paths, &mut slices)?;
+        Ok(results
+            .into_iter()
+            .zip(bufs)
+            .zip(paths)
+            .map(|((result, mut buf), path)| match result {
+                Ok(got) => {
+                    buf.truncate(got.len);
+                    Ok((buf, got.version))
+                }
+                Err(err) if err.errno() == Errno::RANGE => self.get_with_version(path),
+                Err(err) => Err(err),
+            })
+            .collect())
+    }
+
+    /// Copies the value of each of `paths` into the start of the buffer of the same index of
+    /// `bufs`, with [`IOC_GET_BATCH`](abi::IOC_GET_BATCH) (one call per
+    /// [`GET_BATCH_MAX`](abi::GET_BATCH_MAX) paths).
+    ///
+    /// Returns one result per path, in order, exactly what [`Pathstore::get_into`] of that path
+    /// and buffer would return (`ERANGE` with [`Error::needed_len`] when the buffer is too
+    /// small). Each get is atomic, but the batch is not one snapshot. Fails as a whole with
+    /// `EINVAL` when `paths` and `bufs` differ in length, and when a call fails (`ENOMEM`,
+    /// `EFAULT`); no paths make no call.
+    pub fn get_batch_into<P: AsRef<[u8]>>(
+        &self,
+        paths: &[P],
+        bufs: &mut [&mut [u8]],
+    ) -> Result<Vec<Result<GetResult>>> {
+        let fail = |errno| Error::os(Op::GetBatch, None, errno);
+        if paths.len() != bufs.len() {
+            return Err(fail(Errno::INVAL));
+        }
+        let max = abi::GET_BATCH_MAX as usize;
+        let mut results = Vec::with_capacity(paths.len());
+        let mut ops = Vec::with_capacity(paths.len().min(max));
+        for (paths, bufs) in paths.chunks(max).zip(bufs.chunks_mut(max)) {
+            ops.clear();
+            for (path, buf) in paths.iter().zip(bufs.iter_mut()) {
+                let path = path.as_ref();
+                ops.push(abi::GetOp {
+                    path: user_addr(path),
+                    // Too long for the ABI: the module answers `ENAMETOOLONG` for this length.
+                    path_len: len32(path.len(), Errno::NAMETOOLONG).unwrap_or(u32::MAX),
+                    buf: user_addr_mut(buf),
+                    buf_len: buf_len32(buf.len()),
+                    ..Default::default()
+                });
+            }
+            let mut args = abi::GetBatchArgs {
+                ops: ops.as_mut_ptr().expose_provenance() as u64,
+                // At most `GET_BATCH_MAX`.
+                count: ops.len() as u32,
+                ..Default::default()
+            };
+            // SAFETY: `GetBatchArgs` is the argument of `IOC_GET_BATCH`; `ops` holds `count`
+            // entries whose paths are readable and buffers writable for their lengths, and all
+            // outlive the call.
+            unsafe { self.call(abi::IOC_GET_BATCH, &mut args) }.map_err(fail)?;
+            if args.done != args.count {
+                return Err(fail(Errno::PROTO));
+            }
+            for (op, path) in ops.iter().zip(paths) {
+                let path = path.as_ref();
+                results.push(match op.error {
+                    0 if op.value_len > op.buf_len => {
+                        Err(Error::os(Op::Get, Some(path), Errno::PROTO))
+                    }
+                    0 => Ok(GetResult {
+                        len: op.value_len as usize,
+                        version: op.version,
+                    }),
+                    error => {
+                        let errno = Errno::from_raw_os_error(error.wrapping_neg());
+                        Err(Error::Os {
+                            op: Op::Get,
+                            path: Some(path.to_vec()),
+                            errno,
+                            needed: (errno == Errno::RANGE).then_some(op.value_len as usize),
+                            current: None,
+                        })
+                    }
+                });
+            }
+        }
+        Ok(results)
     }
 
     /// Deletes `path`, which must have no children (`ENOTEMPTY` otherwise). Deleting `/` removes

@@ -34,6 +34,9 @@ pub enum Op {
     Watch,
     /// [`IOC_TXN`](crate::abi::IOC_TXN).
     Txn,
+    /// [`IOC_GET_BATCH`](crate::abi::IOC_GET_BATCH), when the call as a whole fails (each get
+    /// of the batch fails as [`Op::Get`]).
+    GetBatch,
 }
 
 impl Op {
@@ -53,6 +56,7 @@ impl Op {
             Op::Check => "check",
             Op::Watch => "watch",
             Op::Txn => "txn",
+            Op::GetBatch => "get-batch",
         }
     }
 }

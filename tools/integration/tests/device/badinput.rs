@@ -31,7 +31,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use integration::args::{addr, buf, delete_args, get_args, list_args, set_args, stat_args};
+use integration::args::{addr, buf, delete_args, get_args, get_op, list_args, set_args, stat_args};
 use integration::{
     assert_same_snapshot, open, open_text, read_response, retry_eintr, scaled, show, snapshot,
     stats, tagged_value, text_write, Rng, Scratch, Snapshot,
@@ -93,6 +93,27 @@ fn txn(fx: &Fx<'_>, ops: &mut [abi::TxnOp]) -> Outcome {
         ..Default::default()
     };
     ioctl(fx.store, abi::IOC_TXN, &mut a)
+}
+
+/// Runs the batch of gets `ops` with the header `a` (whose `ops` and `count` are set from `ops`),
+/// then checks that the module wrote nothing back to the array (every get's outputs still hold
+/// what [`get_op`] put there).
+fn get_batch(fx: &Fx<'_>, ops: &mut [abi::GetOp], a: abi::GetBatchArgs) -> Outcome {
+    let mut a = abi::GetBatchArgs {
+        ops: addr(ops.as_mut_ptr()),
+        count: ops.len() as u32,
+        ..a
+    };
+    let r = ioctl(fx.store, abi::IOC_GET_BATCH, &mut a);
+    for op in ops.iter() {
+        assert_eq!(
+            (op.error, op.value_len, op.version),
+            (0x5a5a_5a5a, u32::MAX, u64::MAX),
+            "a failed GET_BATCH writes nothing to its array"
+        );
+    }
+    assert_eq!(a.done, 0, "a failed GET_BATCH does not report gets done");
+    r
 }
 
 /// A WATCH of `path` for changes after `after` that does not wait, into `out`.
@@ -919,6 +940,68 @@ cases! {
             },
         ];
         txn(fx, &mut ops)
+    },
+    /// GET_BATCH with no gets.
+    field_get_batch_empty: INVAL => |fx| get_batch(fx, &mut [], Default::default()),
+    /// GET_BATCH with more gets than `GET_BATCH_MAX`.
+    field_get_batch_too_many: TOOBIG => |fx| {
+        let mut out = [0u8; 16];
+        let mut ops = vec![get_op(fx.k.as_bytes(), &mut out); abi::GET_BATCH_MAX as usize + 1];
+        get_batch(fx, &mut ops, Default::default())
+    },
+    /// GET_BATCH with `count` `u32::MAX` and a NULL array: refused before the array is read.
+    field_get_batch_count_u32_max: TOOBIG => |fx| {
+        let mut a = abi::GetBatchArgs { ops: 0, count: u32::MAX, ..Default::default() };
+        ioctl(fx.store, abi::IOC_GET_BATCH, &mut a)
+    },
+    /// GET_BATCH with `flags` 1.
+    field_get_batch_flags: INVAL => |fx| {
+        let mut out = [0u8; 16];
+        let mut ops = [get_op(fx.k.as_bytes(), &mut out)];
+        get_batch(fx, &mut ops, abi::GetBatchArgs { flags: 1, ..Default::default() })
+    },
+    /// GET_BATCH with `pad` 1.
+    field_get_batch_pad: INVAL => |fx| {
+        let mut out = [0u8; 16];
+        let mut ops = [get_op(fx.k.as_bytes(), &mut out)];
+        get_batch(fx, &mut ops, abi::GetBatchArgs { pad: 1, ..Default::default() })
+    },
+    /// GET_BATCH with `reserved[0]` 1.
+    field_get_batch_reserved0: INVAL => |fx| {
+        let mut out = [0u8; 16];
+        let mut ops = [get_op(fx.k.as_bytes(), &mut out)];
+        get_batch(fx, &mut ops, abi::GetBatchArgs { reserved: [1, 0], ..Default::default() })
+    },
+    /// GET_BATCH with `reserved[1]` bit 63.
+    field_get_batch_reserved1: INVAL => |fx| {
+        let mut out = [0u8; 16];
+        let mut ops = [get_op(fx.k.as_bytes(), &mut out)];
+        get_batch(fx, &mut ops, abi::GetBatchArgs { reserved: [0, 1 << 63], ..Default::default() })
+    },
+    /// GET_BATCH whose array is at an unmapped address.
+    field_get_batch_unmapped_ops: FAULT => |fx| {
+        let mut a = abi::GetBatchArgs { ops: fx.hole.unmapped(), count: 2, ..Default::default() };
+        ioctl(fx.store, abi::IOC_GET_BATCH, &mut a)
+    },
+    /// GET_BATCH whose array runs into an unmapped page after its first get: no get runs (its
+    /// buffer stays untouched).
+    field_get_batch_ops_straddle_hole: FAULT => |fx| {
+        let mut out = [0xaau8; 16];
+        let op = get_op(fx.k.as_bytes(), &mut out);
+        let ops = fx.hole.place_at_end(&bytes_of(&op));
+        let mut a = abi::GetBatchArgs { ops, count: 2, ..Default::default() };
+        let r = ioctl(fx.store, abi::IOC_GET_BATCH, &mut a);
+        assert_eq!(out, [0xaa; 16], "no get of a batch whose array faults runs");
+        r
+    },
+    /// GET_BATCH whose array address plus length wraps around.
+    field_get_batch_ops_range_wraps: FAULT => |fx| {
+        let mut a = abi::GetBatchArgs { ops: u64::MAX - 39, count: 2, ..Default::default() };
+        ioctl(fx.store, abi::IOC_GET_BATCH, &mut a)
+    },
+    /// GET_BATCH whose header is at an unmapped address.
+    field_get_batch_unmapped_header: FAULT => |fx| {
+        ioctl_at(fx.store, abi::IOC_GET_BATCH, fx.hole.unmapped())
     },
     /// DELETE with bit 31 next to `DELETE_RECURSIVE`, of the fixture's root.
     field_delete_flag_bit31_with_recursive: INVAL =>

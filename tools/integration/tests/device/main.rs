@@ -24,6 +24,7 @@ use pathstore::abi;
 
 mod access;
 mod badinput;
+mod batch;
 mod big;
 mod binary;
 mod concurrency;
