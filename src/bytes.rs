@@ -11,8 +11,14 @@
 
 use core::{
     cmp::Ordering,
-    mem::ManuallyDrop,
-    ptr::NonNull,
+    mem::{
+        ManuallyDrop,
+        MaybeUninit, //
+    },
+    ptr::{
+        self,
+        NonNull, //
+    },
     slice, //
 };
 
@@ -169,6 +175,48 @@ impl Ord for Name {
     }
 }
 
+/// A buffer of `N` bytes on the stack that takes a copy of a short value without being zeroed
+/// first (zeroing costs as much as the copy).
+///
+/// # Invariants
+///
+/// The first `len` bytes of `buf` are initialized, and `len <= N`.
+pub(crate) struct StackBuf<const N: usize> {
+    buf: [MaybeUninit<u8>; N],
+    len: usize,
+}
+
+impl<const N: usize> StackBuf<N> {
+    /// An empty buffer.
+    pub(crate) fn new() -> Self {
+        // INVARIANT: No byte is initialized, and none is claimed to be.
+        Self {
+            buf: [MaybeUninit::uninit(); N],
+            len: 0,
+        }
+    }
+
+    /// Copies `bytes` in, replacing what the buffer held, if they fit. Returns whether they did.
+    pub(crate) fn fill(&mut self, bytes: &[u8]) -> bool {
+        let Some(dst) = self.buf.get_mut(..bytes.len()) else {
+            return false;
+        };
+        // SAFETY: `dst` and `bytes` are both `bytes.len()` long, `MaybeUninit<u8>` has the layout
+        // of `u8`, and a shared and a unique borrow cannot overlap.
+        unsafe { ptr::copy_nonoverlapping(bytes.as_ptr(), dst.as_mut_ptr().cast(), bytes.len()) };
+        // INVARIANT: The first `bytes.len()` bytes were just initialized, and they fitted in `N`.
+        self.len = bytes.len();
+        true
+    }
+
+    /// The bytes copied in last.
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        // SAFETY: By the type invariant, the first `len` bytes of `buf` (which has at least `len`)
+        // are initialized, and `MaybeUninit<u8>` has the layout of `u8`.
+        unsafe { slice::from_raw_parts(self.buf.as_ptr().cast(), self.len) }
+    }
+}
+
 #[kunit_tests(pathstore_bytes)]
 mod tests {
     use super::*;
@@ -195,6 +243,15 @@ mod tests {
         assert!(Name::with_borrowed(b"a longer name", |k| *k == long));
         assert!(Name::with_borrowed(b"a longer name, longest", |k| *k > long));
         assert!(Name::with_borrowed(b"alph", |k| *k < short));
+
+        let mut stack = StackBuf::<8>::new();
+        assert_eq!(stack.as_bytes(), b"");
+        assert!(stack.fill(b"12345678"));
+        assert_eq!(stack.as_bytes(), b"12345678");
+        assert!(!stack.fill(b"123456789"));
+        assert_eq!(stack.as_bytes(), b"12345678");
+        assert!(stack.fill(b"ab"));
+        assert_eq!(stack.as_bytes(), b"ab");
         Ok(())
     }
 }

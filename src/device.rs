@@ -45,6 +45,7 @@ use crate::{
         uid_for_current,
         Caller, //
     },
+    bytes::StackBuf,
     limits::Limits,
     path::{
         check_name,
@@ -407,31 +408,45 @@ impl OpenFile {
     }
 
     /// Copies the value of the node at `path` out of the tree, if it is at most `room` bytes
-    /// long: through `stack` when it fits there, else through a new buffer. The tree's lock is
-    /// held only while copying within the kernel, never across an access to user memory.
+    /// long: into `stack` when it fits there, else into a new buffer. The tree's lock is held only
+    /// while copying within the kernel, never across an access to user memory.
     fn copy_value<'a>(
         &self,
         path: &Path<'_>,
-        stack: &'a mut [u8],
+        stack: &'a mut StackBuf<STACK_VALUE>,
         room: usize,
     ) -> Result<Copied<'a>> {
-        let (mut len, version) = self.store.read(|t| t.get(path, &self.caller, stack))?;
+        let (mut len, version, copied) = self.store.read(|t| {
+            t.get(path, &self.caller, |value, version| {
+                let copied = value.len() <= room && stack.fill(value);
+                (value.len(), version, copied)
+            })
+        })?;
         if len > room {
             return Ok(Copied::TooLong(len, version));
         }
-        if let Some(value) = stack.get(..len) {
-            return Ok(Copied::Value(value, version));
+        if copied {
+            return Ok(Copied::Value(stack.as_bytes(), version));
         }
-        // Longer than the stack buffer: copy it again into one of its size. It may have been
-        // replaced by a longer one in between; then try again with that size.
+        // Longer than the stack buffer: copy it into one of its size, allocated without the
+        // lock. It may have been replaced by a longer one in between; then try again with that.
+        let mut buf = KVVec::new();
         loop {
-            let mut buf = KVVec::from_elem(0u8, len, GFP_KERNEL)?;
-            let (now, version) = self.store.read(|t| t.get(path, &self.caller, &mut buf))?;
+            buf.reserve(len, GFP_KERNEL)?;
+            let (now, version) = self.store.read(|t| {
+                t.get(path, &self.caller, |value, version| {
+                    if value.len() <= room && value.len() <= buf.capacity() {
+                        buf.clear();
+                        // Cannot allocate: there is room.
+                        let _ = buf.extend_from_slice(value, GFP_KERNEL);
+                    }
+                    (value.len(), version)
+                })
+            })?;
             if now > room {
                 return Ok(Copied::TooLong(now, version));
             }
-            if now <= buf.len() {
-                buf.truncate(now);
+            if buf.len() == now {
                 return Ok(Copied::Owned(buf, version));
             }
             len = now;
@@ -463,7 +478,7 @@ impl OpenFile {
     /// was found, also when it does not fit the buffer (`ERANGE`).
     fn get_value(&self, path: &[u8], buf: u64, buf_len: u32, found: &mut Found) -> Result {
         let path = Path::parse(path, &self.limits)?;
-        let mut stack = [0u8; STACK_VALUE];
+        let mut stack = StackBuf::new();
         let copied = self.copy_value(&path, &mut stack, buf_len as usize)?;
         let (bytes, version) = match &copied {
             Copied::Value(bytes, version) => (*bytes, *version),
@@ -845,7 +860,7 @@ impl OpenFile {
             }
             Command::Get { path } => {
                 let path = Path::parse(path, limits)?;
-                let mut stack = [0u8; STACK_VALUE];
+                let mut stack = StackBuf::new();
                 let value = match self.copy_value(&path, &mut stack, usize::MAX)? {
                     Copied::Value(bytes, _) => bytes,
                     Copied::Owned(bytes, _) => {

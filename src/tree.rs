@@ -581,22 +581,18 @@ impl Tree {
         Ok(seq)
     }
 
-    /// Copies the value of the node at `path` to the start of `out` if it fits there, if
-    /// `caller` may read it. Returns the value's length and the node's version, whether or not it
-    /// fitted.
-    pub(crate) fn get(
+    /// Calls `f` with the value of the node at `path` and the node's version, if `caller` may
+    /// read it. `f` runs under the store's lock: it should only copy the value.
+    pub(crate) fn get<R>(
         &self,
         path: &Path<'_>,
         caller: &Caller,
-        out: &mut [u8],
-    ) -> Result<(usize, u64)> {
+        f: impl FnOnce(&[u8], u64) -> R,
+    ) -> Result<R> {
         let node = self.root.descend(path.components()).ok_or(ENOENT)?;
         caller.may_read(node.owner, node.mode)?;
-        let value = node.value.as_ref().ok_or_else(enodata)?.as_bytes();
-        if let Some(out) = out.get_mut(..value.len()) {
-            out.copy_from_slice(value);
-        }
-        Ok((value.len(), node.version))
+        let value = node.value.as_ref().ok_or_else(enodata)?;
+        Ok(f(value.as_bytes(), node.version))
     }
 
     /// The metadata of the node at `path` (visible to every user).
@@ -1090,11 +1086,11 @@ mod tests {
         Value::copy(bytes)
     }
 
-    /// The value (up to 64 bytes) and version of the node at `path`, as `who` reads it.
+    /// The value and version of the node at `path`, as `who` reads it.
     fn get(t: &Tree, path: &Path<'_>, who: &Caller) -> Result<(Value, u64)> {
-        let mut buf = [0u8; 64];
-        let (len, version) = t.get(path, who, &mut buf)?;
-        Ok((Value::copy(buf.get(..len).ok_or(E2BIG)?)?, version))
+        t.get(path, who, |value, version| {
+            Ok((Value::copy(value)?, version))
+        })?
     }
 
     fn p<'a>(s: &'a [u8], t: &Tree) -> Result<Path<'a>> {
