@@ -17,6 +17,7 @@ mod limits;
 mod path;
 mod quota;
 mod registration;
+mod rwsem;
 mod store;
 mod text;
 mod tree;

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The store that every open file shares: the tree under its lock, and the condition that
-//! watchers wait on.
+//! The store that every open file shares: the tree under its reader-writer lock, and the
+//! condition that watchers wait on.
 
 use kernel::{
     new_condvar,
@@ -21,6 +21,10 @@ use crate::{
     events::Found,
     limits::Limits,
     path::Path,
+    rwsem::{
+        new_rwsem,
+        RwSem, //
+    },
     tree::Tree,
     uapi, //
 };
@@ -29,10 +33,14 @@ use crate::{
 #[pin_data]
 pub(crate) struct Store {
     /// The tree. Requests hold the lock only while they touch the tree, never across an access
-    /// to user memory.
+    /// to user memory: readers (gets, stats, checks) share it, changes have it alone.
     #[pin]
-    tree: Mutex<Tree>,
-    /// Notified after every change of the tree; watchers wait on it with `tree` released.
+    tree: RwSem<Tree>,
+    /// Held by a watcher from its look at the changes until it sleeps on `changed`, and taken by
+    /// a change (after it released `tree`) to notify, so that no wake-up falls in between.
+    #[pin]
+    waiters: Mutex<()>,
+    /// Notified after every change of the tree; watchers wait on it with `waiters`.
     #[pin]
     changed: CondVar,
 }
@@ -61,24 +69,31 @@ impl Store {
     pub(crate) fn new(limits: Limits) -> Result<Arc<Self>> {
         Arc::pin_init(
             try_pin_init!(Self {
-                tree <- new_mutex!(Tree::new(limits)?),
+                tree <- new_rwsem!(Tree::new(limits)?),
+                waiters <- new_mutex!(()),
                 changed <- new_condvar!(),
             }),
             GFP_KERNEL,
         )
     }
 
-    /// Runs `f`, which only reads, on the tree under its lock.
+    /// Runs `f`, which only reads, on the tree, sharing it with other readers.
     pub(crate) fn read<R>(&self, f: impl FnOnce(&Tree) -> Result<R>) -> Result<R> {
-        f(&self.tree.lock())
+        f(&self.tree.read())
     }
 
-    /// Runs `f`, which may change the tree, under its lock, and wakes the watchers if it did.
+    /// Runs `f`, which may change the tree, with the tree to itself, and wakes the watchers if
+    /// it did.
     pub(crate) fn change<R>(&self, f: impl FnOnce(&mut Tree) -> Result<R>) -> Result<R> {
-        let mut tree = self.tree.lock();
-        let before = tree.sequence();
-        let result = f(&mut tree);
-        if tree.sequence() != before {
+        let (result, changed) = {
+            let mut tree = self.tree.write();
+            let before = tree.sequence();
+            let result = f(&mut tree);
+            (result, tree.sequence() != before)
+        };
+        if changed {
+            // Once every watcher that looked before this change sleeps.
+            let _waiters = self.waiters.lock();
             self.changed.notify_all();
         }
         result
@@ -101,11 +116,12 @@ impl Store {
         caller: &Caller,
         changed: &mut KVVec<u8>,
     ) -> Result<Change> {
-        let mut tree = self.tree.lock();
+        let mut waiters = self.waiters.lock();
         let mut wait = wait;
         // Changes up to this version are known not to concern the watch.
         let mut scanned = after;
         loop {
+            let tree = self.tree.read();
             tree.may_watch(path, caller)?;
             changed.clear();
             let current = tree.sequence();
@@ -130,12 +146,16 @@ impl Store {
                 }
                 Found::Nothing => scanned = scanned.max(current),
             }
+            drop(tree);
             let jiffies = match wait {
                 Wait::No => return Err(ETIMEDOUT),
                 Wait::For(jiffies) => jiffies,
                 Wait::Forever => Jiffies::MAX,
             };
-            match self.changed.wait_interruptible_timeout(&mut tree, jiffies) {
+            match self
+                .changed
+                .wait_interruptible_timeout(&mut waiters, jiffies)
+            {
                 CondVarTimeoutResult::Woken { jiffies } => {
                     if let Wait::For(_) = wait {
                         wait = Wait::For(jiffies);
