@@ -173,13 +173,11 @@ mod tests {
     use kernel::sync::Arc;
 
     #[test]
-    fn readers_share_writers_change() -> Result {
+    fn reads_and_writes() -> Result {
+        // One task takes it once at a time: a second read while holding one could deadlock
+        // behind a waiting writer (and lockdep says so).
         let sem = Arc::pin_init(new_rwsem!(1u32), GFP_KERNEL)?;
-        {
-            let a = sem.read();
-            let b = sem.read();
-            assert_eq!(*a + *b, 2);
-        }
+        assert_eq!(*sem.read(), 1);
         *sem.write() += 1;
         assert_eq!(*sem.read(), 2);
         Ok(())
