@@ -51,7 +51,8 @@ printf '%s\n' "$cmd" >"$work/out/cmd.sh"
 
 # TCG emulates `rep movsb` a byte at a time (about 5 ns a byte here), so with ERMS/FSRM every
 # copy to or from user memory, in any syscall, costs ten times what it does on hardware. Without
-# them the kernel copies with `rep movsq` and plain moves.
+# them the kernel copies with `rep movsq` and plain moves. (FSRS stays: without it the cheapest
+# system call took twice as long.)
 cpu=max,-erms,-fsrm
 # Two sockets of one CPU: the BIOS MP table (the guest has no ACPI) then lists both.
 qemu=(qemu-system-x86_64 -accel tcg -cpu "$cpu" -smp 2,sockets=2,cores=1,threads=1 -m 2G -nodefaults -no-reboot -display none

@@ -73,7 +73,7 @@ module! {
 
 /// The version of the module, reported by `PATHSTORE_IOC_VERSION` as `major << 16 | minor << 8 |
 /// patch`.
-pub(crate) const MODULE_VERSION: (u32, u32, u32) = (0, 2, 0);
+pub(crate) const MODULE_VERSION: (u32, u32, u32) = (0, 3, 0);
 
 #[pin_data]
 struct PathstoreModule {
