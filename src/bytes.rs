@@ -67,8 +67,9 @@ impl Bytes {
 
     /// The bytes.
     pub(crate) fn as_bytes(&self) -> &[u8] {
-        // SAFETY: By the type invariant, `ptr` points at `len` initialized bytes that live at
-        // least as long as `self`, and nothing changes them.
+        // By the type invariant, `ptr` points at `len` initialized bytes that live at least as long
+        // as `self`, and nothing changes them.
+        // SAFETY: Sound for the reasons just given.
         unsafe { slice::from_raw_parts(self.ptr.as_ptr(), self.len as usize) }
     }
 
@@ -80,9 +81,10 @@ impl Bytes {
 
 impl Drop for Bytes {
     fn drop(&mut self) {
-        // SAFETY: By the type invariant, a `Bytes` that is dropped is not a borrowed view (those are
-        // never dropped), so `ptr`, `len` and `cap` are the raw parts of a `KVVec<u8>` that `self`
-        // owns; nothing uses them after this.
+        // By the type invariant, a `Bytes` that is dropped is not a borrowed view (those are never
+        // dropped), so `ptr`, `len` and `cap` are the raw parts of a `KVVec<u8>` that `self` owns;
+        // nothing uses them after this.
+        // SAFETY: Sound for the reasons just given.
         let vec = unsafe {
             KVVec::from_raw_parts(self.ptr.as_ptr(), self.len as usize, self.cap as usize)
         };
@@ -201,8 +203,9 @@ impl<const N: usize> StackBuf<N> {
         let Some(dst) = self.buf.get_mut(..bytes.len()) else {
             return false;
         };
-        // SAFETY: `dst` and `bytes` are both `bytes.len()` long, `MaybeUninit<u8>` has the layout
-        // of `u8`, and a shared and a unique borrow cannot overlap.
+        // `dst` and `bytes` are both `bytes.len()` long, `MaybeUninit<u8>` has the layout of `u8`,
+        // and a shared and a unique borrow cannot overlap.
+        // SAFETY: Sound for the reasons just given.
         unsafe { ptr::copy_nonoverlapping(bytes.as_ptr(), dst.as_mut_ptr().cast(), bytes.len()) };
         // INVARIANT: The first `bytes.len()` bytes were just initialized, and they fitted in `N`.
         self.len = bytes.len();
@@ -211,8 +214,9 @@ impl<const N: usize> StackBuf<N> {
 
     /// The bytes copied in last.
     pub(crate) fn as_bytes(&self) -> &[u8] {
-        // SAFETY: By the type invariant, the first `len` bytes of `buf` (which has at least `len`)
-        // are initialized, and `MaybeUninit<u8>` has the layout of `u8`.
+        // By the type invariant, the first `len` bytes of `buf` (which has at least `len`) are
+        // initialized, and `MaybeUninit<u8>` has the layout of `u8`.
+        // SAFETY: Sound for the reasons just given.
         unsafe { slice::from_raw_parts(self.buf.as_ptr().cast(), self.len) }
     }
 }
