@@ -235,8 +235,12 @@ fn with_path<R>(
     if len as usize > STACK_PATH {
         return f(&copy_path(addr, len, limits)?);
     }
+    // The checks of `copy_path`, in its order.
     if len == 0 {
         return Err(EINVAL);
+    }
+    if len > limits.max_path_len {
+        return Err(enametoolong());
     }
     let mut buf = [0u8; STACK_PATH];
     let path = buf.get_mut(..len as usize).ok_or(EINVAL)?;

@@ -834,7 +834,7 @@ impl Tree {
                 if e == EEXIST {
                     let parents = new_path.components().take(new_path.depth() - 1);
                     if let Some(ext) = self.root.descend_mut(parents).and_then(|p| p.ext.as_mut()) {
-                        ext.seq_next = number + 1;
+                        ext.seq_next = number.saturating_add(1);
                     }
                 }
                 return Err(e);
@@ -845,7 +845,7 @@ impl Tree {
             .descend_mut(new_path.components().take(new_path.depth() - 1))
             .and_then(|p| p.ext.as_mut())
         {
-            ext.seq_next = number + 1;
+            ext.seq_next = number.saturating_add(1);
         }
         Ok((version, number.into()))
     }
