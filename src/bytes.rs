@@ -22,7 +22,10 @@ use core::{
     slice, //
 };
 
-use kernel::prelude::*;
+use kernel::{
+    prelude::*,
+    uaccess::UserSliceReader, //
+};
 
 /// An immutable byte string, at most `u32::MAX` bytes long, in a `kvmalloc` allocation that it
 /// owns.
@@ -210,6 +213,16 @@ impl<const N: usize> StackBuf<N> {
         // INVARIANT: The first `bytes.len()` bytes were just initialized, and they fitted in `N`.
         self.len = bytes.len();
         true
+    }
+
+    /// Copies `len` bytes in from `reader`, replacing what the buffer held. Fails with `EINVAL`
+    /// when they do not fit, and as `reader` does (`EFAULT`).
+    pub(crate) fn fill_from_user(&mut self, reader: &mut UserSliceReader, len: usize) -> Result {
+        let dst = self.buf.get_mut(..len).ok_or(EINVAL)?;
+        reader.read_raw(dst)?;
+        // INVARIANT: `read_raw` initialized all of `dst`, the first `len` bytes, which fitted.
+        self.len = len;
+        Ok(())
     }
 
     /// The bytes copied in last.

@@ -242,12 +242,12 @@ fn with_path<R>(
     if len > limits.max_path_len {
         return Err(enametoolong());
     }
-    let mut buf = [0u8; STACK_PATH];
-    let path = buf.get_mut(..len as usize).ok_or(EINVAL)?;
-    UserSlice::new(user_ptr(addr)?, path.len())
-        .reader()
-        .read_slice(path)?;
-    f(path)
+    let mut buf = StackBuf::<STACK_PATH>::new();
+    buf.fill_from_user(
+        &mut UserSlice::new(user_ptr(addr)?, len as usize).reader(),
+        len as usize,
+    )?;
+    f(buf.as_bytes())
 }
 
 /// Values up to this long are copied out of the tree through the stack.
@@ -517,28 +517,16 @@ impl OpenFile {
             return Err(E2BIG);
         }
         let count = a.count as usize;
-        let mut ops = KVec::with_capacity(count, GFP_KERNEL)?;
-        for _ in 0..count {
-            ops.push(uapi::GetOp::default(), GFP_KERNEL)?;
-        }
+        let mut ops = KVec::from_elem(uapi::GetOp::default(), count, GFP_KERNEL)?;
         let ops_len = count * size_of::<uapi::GetOp>();
         UserSlice::new(user_ptr(a.ops)?, ops_len)
             .reader()
             .read_slice(ops.as_mut_slice().as_bytes_mut())?;
-        // One buffer, large enough for the longest valid path of the batch, takes every path in
-        // turn.
-        let longest = ops
-            .iter()
-            .map(|op| op.path_len)
-            .filter(|&len| len <= self.limits.max_path_len)
-            .max()
-            .unwrap_or(0);
-        let mut path_buf = KVVec::with_capacity(longest as usize, GFP_KERNEL)?;
         for op in ops.iter_mut() {
             let mut found = Found::default();
-            let result = self
-                .batch_path(op, &mut path_buf)
-                .and_then(|()| self.get_value(&path_buf, op.buf, op.buf_len, &mut found));
+            let result = with_path(op.path, op.path_len, &self.limits, |path| {
+                self.get_value(path, op.buf, op.buf_len, &mut found)
+            });
             // As a single get reports them: on success and with `ERANGE`.
             if result.is_ok() || result == Err(ERANGE) {
                 op.value_len = found.value_len;
@@ -555,19 +543,6 @@ impl OpenFile {
         a.done = a.count;
         writer.write(&a)?;
         Ok(0)
-    }
-
-    /// Copies the path of one get of a batch into `path_buf` (with room for it), with the checks
-    /// of [`copy_path`].
-    fn batch_path(&self, op: &uapi::GetOp, path_buf: &mut KVVec<u8>) -> Result {
-        if op.path_len == 0 {
-            return Err(EINVAL);
-        }
-        if op.path_len > self.limits.max_path_len {
-            return Err(enametoolong());
-        }
-        path_buf.clear();
-        UserSlice::new(user_ptr(op.path)?, op.path_len as usize).read_all(path_buf, GFP_KERNEL)
     }
 
     fn delete(&self, arg: usize) -> Result<isize> {
@@ -865,15 +840,11 @@ impl OpenFile {
             Command::Get { path } => {
                 let path = Path::parse(path, limits)?;
                 let mut stack = StackBuf::new();
-                let value = match self.copy_value(&path, &mut stack, usize::MAX)? {
-                    Copied::Value(bytes, _) => bytes,
-                    Copied::Owned(bytes, _) => {
-                        out = bytes;
-                        &[]
-                    }
+                match self.copy_value(&path, &mut stack, usize::MAX)? {
+                    Copied::Value(bytes, _) => out.extend_from_slice(bytes, GFP_KERNEL)?,
+                    Copied::Owned(bytes, _) => out = bytes,
                     Copied::TooLong(..) => return Err(ERANGE),
-                };
-                out.extend_from_slice(value, GFP_KERNEL)?;
+                }
                 out.push(b'\n', GFP_KERNEL)?;
             }
             Command::Delete { path, recursive } => {

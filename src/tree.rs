@@ -503,12 +503,6 @@ impl Tree {
             .prepare(caller.uid, new_nodes, added, 0, &self.limits)?;
         let event = Event::created(seq, path, existing)?;
         let mode = mode.unwrap_or(uapi::MODE_DEFAULT);
-        // The node the chain hangs from needs room for children.
-        self.root
-            .descend_mut(path.components().take(existing))
-            .ok_or(ENOENT)?
-            .ext_mut()?;
-
         let mut missing = path.components().rev().take(path.depth() - existing);
         let mut chain_name = missing.next().ok_or(EINVAL)?;
         let mut chain = Node::new(Some(value), seq, now, caller.uid, mode);
@@ -548,15 +542,22 @@ impl Tree {
             }
         };
 
-        // The parent exists and has its `Ext` (both made sure of above, and the lock has been
-        // held since); nothing has changed yet if it were otherwise.
-        let Some(parent) = self
+        // The parent was found above and the lock has been held since. It may need its `Ext`
+        // (the last allocation); nothing has changed yet if that fails.
+        let parent = match self
             .root
             .descend_mut(path.components().take(existing))
-            .and_then(|parent| parent.ext.as_mut())
-        else {
-            self.free_detached(chain);
-            return Err(ENOENT);
+            .map(Node::ext_mut)
+        {
+            Some(Ok(ext)) => ext,
+            Some(Err(e)) => {
+                self.free_detached(chain);
+                return Err(e);
+            }
+            None => {
+                self.free_detached(chain);
+                return Err(ENOENT);
+            }
         };
         match parent.children.entry(name) {
             RBTreeEntry::Vacant(entry) => {
