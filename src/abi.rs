@@ -1,12 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! The uapi as the kernel side sees it: which structures may be copied to and from userspace as
-//! bytes, proof that the shared ioctl encoding matches the kernel's, and the errnos that
-//! `kernel::error::code` does not name.
+//! bytes, and proof that the shared ioctl encoding matches the kernel's.
 
 use kernel::{
-    bindings,
-    error::Error,
     ioctl::{
         _IOR,
         _IOWR, //
@@ -68,33 +65,3 @@ const _: () = assert!(uapi::IOC_TXN == _IOWR::<uapi::TxnArgs>(MAGIC, 0x09));
 const _: () = assert!(uapi::IOC_GET_BATCH == _IOWR::<uapi::GetBatchArgs>(MAGIC, 0x0A));
 // The batch's array is a whole number of 40-byte entries.
 const _: () = assert!(core::mem::size_of::<uapi::GetOp>() == 40);
-
-/// `ENAMETOOLONG`: a path, a component or a depth past its limit.
-pub(crate) fn enametoolong() -> Error {
-    Error::from_errno(-(bindings::ENAMETOOLONG as i32))
-}
-
-/// `ENODATA`: the node exists but holds no value.
-pub(crate) fn enodata() -> Error {
-    Error::from_errno(-(bindings::ENODATA as i32))
-}
-
-/// `ENOTEMPTY`: the node has children and recursion was not asked for.
-pub(crate) fn enotempty() -> Error {
-    Error::from_errno(-(bindings::ENOTEMPTY as i32))
-}
-
-/// `EDQUOT`: the change would take the owner of a node past its per-user quota.
-pub(crate) fn edquot() -> Error {
-    Error::from_errno(-(bindings::EDQUOT as i32))
-}
-
-/// `EUCLEAN`: the consistency check found a broken invariant.
-pub(crate) fn euclean() -> Error {
-    Error::from_errno(-(bindings::EUCLEAN as i32))
-}
-
-/// `ESTALE`: a compare-and-set or conditional delete found another version.
-pub(crate) fn estale() -> Error {
-    Error::from_errno(-(bindings::ESTALE as i32))
-}

@@ -27,6 +27,8 @@ use kernel::{
     uaccess::UserSliceReader, //
 };
 
+use crate::num::FromSafeCast;
+
 /// An immutable byte string, at most `u32::MAX` bytes long, in a `kvmalloc` allocation that it
 /// owns.
 ///
@@ -70,26 +72,28 @@ impl Bytes {
 
     /// The bytes.
     pub(crate) fn as_bytes(&self) -> &[u8] {
-        // By the type invariant, `ptr` points at `len` initialized bytes that live at least as long
-        // as `self`, and nothing changes them.
-        // SAFETY: Sound for the reasons just given.
-        unsafe { slice::from_raw_parts(self.ptr.as_ptr(), self.len as usize) }
+        // SAFETY: By the type invariant, `ptr` points at `len` initialized bytes that live at least
+        // as long as `self`, and nothing changes them.
+        unsafe { slice::from_raw_parts(self.ptr.as_ptr(), usize::from_safe_cast(self.len)) }
     }
 
     /// The number of bytes.
     pub(crate) fn len(&self) -> usize {
-        self.len as usize
+        usize::from_safe_cast(self.len)
     }
 }
 
 impl Drop for Bytes {
     fn drop(&mut self) {
-        // By the type invariant, a `Bytes` that is dropped is not a borrowed view (those are never
-        // dropped), so `ptr`, `len` and `cap` are the raw parts of a `KVVec<u8>` that `self` owns;
-        // nothing uses them after this.
-        // SAFETY: Sound for the reasons just given.
+        // SAFETY: By the type invariant, a `Bytes` that is dropped is not a borrowed view (those
+        // are never dropped), so `ptr`, `len` and `cap` are the raw parts of a `KVVec<u8>` that
+        // `self` owns; nothing uses them after this.
         let vec = unsafe {
-            KVVec::from_raw_parts(self.ptr.as_ptr(), self.len as usize, self.cap as usize)
+            KVVec::from_raw_parts(
+                self.ptr.as_ptr(),
+                usize::from_safe_cast(self.len),
+                usize::from_safe_cast(self.cap),
+            )
         };
         drop(vec);
     }
@@ -122,8 +126,7 @@ impl Name {
     fn inline(bytes: &[u8]) -> Option<Self> {
         let mut inline = [0u8; Self::INLINE];
         inline.get_mut(..bytes.len())?.copy_from_slice(bytes);
-        // At most `INLINE` bytes.
-        Some(Self::Inline(bytes.len() as u8, inline))
+        Some(Self::Inline(u8::try_from(bytes.len()).ok()?, inline))
     }
 
     /// Calls `f` with a `Name` for `bytes` that does not copy them (short ones are copied inline),
@@ -149,7 +152,7 @@ impl Name {
     pub(crate) fn as_bytes(&self) -> &[u8] {
         match self {
             // `len` is at most `INLINE`.
-            Self::Inline(len, bytes) => bytes.get(..*len as usize).unwrap_or(bytes),
+            Self::Inline(len, bytes) => bytes.get(..usize::from(*len)).unwrap_or(bytes),
             Self::Long(bytes) => bytes.as_bytes(),
         }
     }
@@ -206,9 +209,8 @@ impl<const N: usize> StackBuf<N> {
         let Some(dst) = self.buf.get_mut(..bytes.len()) else {
             return false;
         };
-        // `dst` and `bytes` are both `bytes.len()` long, `MaybeUninit<u8>` has the layout of `u8`,
-        // and a shared and a unique borrow cannot overlap.
-        // SAFETY: Sound for the reasons just given.
+        // SAFETY: `dst` and `bytes` are both `bytes.len()` long, `MaybeUninit<u8>` has the layout
+        // of `u8`, and a shared and a unique borrow cannot overlap.
         unsafe { ptr::copy_nonoverlapping(bytes.as_ptr(), dst.as_mut_ptr().cast(), bytes.len()) };
         // INVARIANT: The first `bytes.len()` bytes were just initialized, and they fitted in `N`.
         self.len = bytes.len();
@@ -227,9 +229,8 @@ impl<const N: usize> StackBuf<N> {
 
     /// The bytes copied in last.
     pub(crate) fn as_bytes(&self) -> &[u8] {
-        // By the type invariant, the first `len` bytes of `buf` (which has at least `len`) are
-        // initialized, and `MaybeUninit<u8>` has the layout of `u8`.
-        // SAFETY: Sound for the reasons just given.
+        // SAFETY: By the type invariant, the first `len` bytes of `buf` (which has at least `len`)
+        // are initialized, and `MaybeUninit<u8>` has the layout of `u8`.
         unsafe { slice::from_raw_parts(self.buf.as_ptr().cast(), self.len) }
     }
 }

@@ -5,7 +5,7 @@
 //! Every change of the store takes the next version (the store-wide sequence number) and leaves
 //! one [`Event`] here: the node created, changed or deleted. The log keeps the last
 //! `watch_events` of them (a module parameter); a watcher that asks for changes older than that
-//! learns that some were lost ([`Found::Lost`]) and re-reads what it watches.
+//! learns that some were lost ([`Lookup::Lost`]) and re-reads what it watches.
 
 use kernel::{
     alloc::kvec::PushError,
@@ -13,19 +13,32 @@ use kernel::{
 };
 
 use crate::{
-    path::Path,
-    uapi, //
+    num::FromSafeCast,
+    path::Path, //
 };
+
+/// What a change did to the node it concerns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum EventKind {
+    /// The node was created (with its missing parents).
+    Created,
+    /// The node's value (or mode) was replaced.
+    Changed,
+    /// The node was deleted, with everything below it.
+    Deleted,
+    /// Changes were lost: the watcher must re-read what it watches.
+    Lost,
+}
 
 /// One change of the store.
 pub(crate) struct Event {
     /// The version the change took.
     pub(crate) version: u64,
-    /// `uapi::EVENT_*`.
-    pub(crate) kind: u32,
-    /// The path of the node (without a trailing `/`); empty for [`uapi::EVENT_LOST`].
+    /// What the change did.
+    pub(crate) kind: EventKind,
+    /// The path of the node (without a trailing `/`); empty for [`EventKind::Lost`].
     pub(crate) path: KVVec<u8>,
-    /// For [`uapi::EVENT_CREATED`]: how many leading components of the path existed before; the
+    /// For [`EventKind::Created`]: how many leading components of the path existed before; the
     /// change created the others (the node and its missing parents).
     existed: usize,
 }
@@ -33,7 +46,7 @@ pub(crate) struct Event {
 impl Event {
     /// A change of kind `kind` to the node at `path`, as version `version`. Allocates the copy of
     /// the path, so call it before changing anything.
-    pub(crate) fn new(version: u64, kind: u32, path: &Path<'_>) -> Result<Self> {
+    pub(crate) fn new(version: u64, kind: EventKind, path: &Path<'_>) -> Result<Self> {
         let bytes = path.as_bytes();
         let mut copy = KVVec::with_capacity(bytes.len(), GFP_KERNEL)?;
         copy.extend_from_slice(bytes, GFP_KERNEL)?;
@@ -47,7 +60,7 @@ impl Event {
 
     /// The creation of the node at `path` and of its parents from component `existed` on.
     pub(crate) fn created(version: u64, path: &Path<'_>, existed: usize) -> Result<Self> {
-        let mut event = Self::new(version, uapi::EVENT_CREATED, path)?;
+        let mut event = Self::new(version, EventKind::Created, path)?;
         event.existed = existed;
         Ok(event)
     }
@@ -57,7 +70,7 @@ impl Event {
     pub(crate) fn unknown(version: u64) -> Self {
         Self {
             version,
-            kind: uapi::EVENT_LOST,
+            kind: EventKind::Lost,
             path: KVVec::new(),
             existed: 0,
         }
@@ -68,10 +81,10 @@ impl Event {
     /// created, or with `subtree` any change below it.
     fn concerns(&self, watched: &[u8], subtree: bool) -> bool {
         let path = &self.path[..];
-        self.kind == uapi::EVENT_LOST
+        self.kind == EventKind::Lost
             || path == watched
-            || (self.kind == uapi::EVENT_DELETED && is_below(watched, path))
-            || (self.kind == uapi::EVENT_CREATED
+            || (self.kind == EventKind::Deleted && is_below(watched, path))
+            || (self.kind == EventKind::Created
                 && is_below(path, watched)
                 && depth(watched) > self.existed)
             || (subtree && is_below(path, watched))
@@ -96,7 +109,7 @@ fn is_below(path: &[u8], ancestor: &[u8]) -> bool {
 }
 
 /// What a watch found in the log.
-pub(crate) enum Found<'a> {
+pub(crate) enum Lookup<'a> {
     /// The first change after the watch's version that concerns it.
     Event(&'a Event),
     /// Changes after the watch's version are no longer in the log (or one was not recorded):
@@ -119,7 +132,7 @@ impl EventLog {
     /// An empty log that keeps `capacity` events (at least one).
     pub(crate) fn new(capacity: u32) -> Result<Self> {
         Ok(Self {
-            ring: KVVec::with_capacity(capacity.max(1) as usize, GFP_KERNEL)?,
+            ring: KVVec::with_capacity(usize::from_safe_cast(capacity.max(1)), GFP_KERNEL)?,
             oldest: 0,
             forgotten: 0,
         })
@@ -150,13 +163,13 @@ impl EventLog {
         subtree: bool,
         after: u64,
         current: u64,
-    ) -> Found<'_> {
+    ) -> Lookup<'_> {
         if after >= current {
-            return Found::Nothing;
+            return Lookup::Nothing;
         }
         // Some change after `after` may be among the forgotten ones.
         if after < self.forgotten {
-            return Found::Lost(current);
+            return Lookup::Lost(current);
         }
         // Both halves of the ring are in version order: find where each passes `after`.
         let (newer, older) = self.ring.split_at(self.oldest);
@@ -164,14 +177,14 @@ impl EventLog {
         let newer = &newer[newer.partition_point(|e| e.version <= after)..];
         for event in Iterator::chain(older.iter(), newer.iter()) {
             if event.concerns(watched, subtree) {
-                return if event.kind == uapi::EVENT_LOST {
-                    Found::Lost(current)
+                return if event.kind == EventKind::Lost {
+                    Lookup::Lost(current)
                 } else {
-                    Found::Event(event)
+                    Lookup::Event(event)
                 };
             }
         }
-        Found::Nothing
+        Lookup::Nothing
     }
 }
 
@@ -180,7 +193,7 @@ mod tests {
     use super::*;
     use crate::limits::Limits;
 
-    fn event(version: u64, kind: u32, path: &[u8]) -> Result<Event> {
+    fn event(version: u64, kind: EventKind, path: &[u8]) -> Result<Event> {
         Event::new(
             version,
             kind,
@@ -188,36 +201,54 @@ mod tests {
         )
     }
 
-    fn found(log: &EventLog, watched: &[u8], subtree: bool, after: u64, now: u64) -> (u32, u64) {
+    fn found(
+        log: &EventLog,
+        watched: &[u8],
+        subtree: bool,
+        after: u64,
+        now: u64,
+    ) -> (Option<EventKind>, u64) {
         match log.find(watched, subtree, after, now) {
-            Found::Event(e) => (e.kind, e.version),
-            Found::Lost(current) => (uapi::EVENT_LOST, current),
-            Found::Nothing => (0, 0),
+            Lookup::Event(e) => (Some(e.kind), e.version),
+            Lookup::Lost(current) => (Some(EventKind::Lost), current),
+            Lookup::Nothing => (None, 0),
         }
     }
 
     #[test]
     fn matching_and_loss() -> Result {
         let mut log = EventLog::new(3)?;
-        log.record(event(1, uapi::EVENT_CREATED, b"/a/b")?);
-        log.record(event(2, uapi::EVENT_CHANGED, b"/a")?);
-        log.record(event(3, uapi::EVENT_DELETED, b"/a")?);
+        log.record(event(1, EventKind::Created, b"/a/b")?);
+        log.record(event(2, EventKind::Changed, b"/a")?);
+        log.record(event(3, EventKind::Deleted, b"/a")?);
         // A node watch sees its own changes and the deletion of an ancestor.
-        assert_eq!(found(&log, b"/a/b", false, 0, 3), (uapi::EVENT_CREATED, 1));
-        assert_eq!(found(&log, b"/a/b", false, 1, 3), (uapi::EVENT_DELETED, 3));
-        assert_eq!(found(&log, b"/a", false, 0, 3), (uapi::EVENT_CHANGED, 2));
+        assert_eq!(
+            found(&log, b"/a/b", false, 0, 3),
+            (Some(EventKind::Created), 1)
+        );
+        assert_eq!(
+            found(&log, b"/a/b", false, 1, 3),
+            (Some(EventKind::Deleted), 3)
+        );
+        assert_eq!(
+            found(&log, b"/a", false, 0, 3),
+            (Some(EventKind::Changed), 2)
+        );
         // A subtree watch sees what is below; `/ab` is not below `/a`.
-        assert_eq!(found(&log, b"/", true, 0, 3), (uapi::EVENT_CREATED, 1));
-        assert_eq!(found(&log, b"/ab", true, 0, 3), (0, 0));
+        assert_eq!(found(&log, b"/", true, 0, 3), (Some(EventKind::Created), 1));
+        assert_eq!(found(&log, b"/ab", true, 0, 3), (None, 0));
         assert_eq!(
             found(&log, b"/a/b/c", false, 0, 3),
-            (uapi::EVENT_DELETED, 3)
+            (Some(EventKind::Deleted), 3)
         );
-        assert_eq!(found(&log, b"/a", false, 3, 3), (0, 0));
+        assert_eq!(found(&log, b"/a", false, 3, 3), (None, 0));
         // The ring forgets version 1: asking from 0 has lost changes.
-        log.record(event(4, uapi::EVENT_CREATED, b"/x")?);
-        assert_eq!(found(&log, b"/x", false, 0, 4), (uapi::EVENT_LOST, 4));
-        assert_eq!(found(&log, b"/x", false, 1, 4), (uapi::EVENT_CREATED, 4));
+        log.record(event(4, EventKind::Created, b"/x")?);
+        assert_eq!(found(&log, b"/x", false, 0, 4), (Some(EventKind::Lost), 4));
+        assert_eq!(
+            found(&log, b"/x", false, 1, 4),
+            (Some(EventKind::Created), 4)
+        );
         let versions: KVec<u64> = {
             let mut v = KVec::new();
             for e in log.iter() {
@@ -232,11 +263,14 @@ mod tests {
             &Path::parse(b"/p/q/r", &Limits::from_params(16, 256, 8, 20, 200))?,
             1,
         )?);
-        assert_eq!(found(&log, b"/p/q", false, 4, 5), (uapi::EVENT_CREATED, 5));
-        assert_eq!(found(&log, b"/p", false, 4, 5), (0, 0));
+        assert_eq!(
+            found(&log, b"/p/q", false, 4, 5),
+            (Some(EventKind::Created), 5)
+        );
+        assert_eq!(found(&log, b"/p", false, 4, 5), (None, 0));
         // An unrecorded change reaches every watcher as a loss.
         log.record(Event::unknown(6));
-        assert_eq!(found(&log, b"/q", false, 5, 6), (uapi::EVENT_LOST, 6));
+        assert_eq!(found(&log, b"/q", false, 5, 6), (Some(EventKind::Lost), 6));
         Ok(())
     }
 }

@@ -2,8 +2,6 @@
 
 //! The store's limits, set by module parameters when the module is loaded.
 
-use crate::uapi;
-
 /// Limits on what the store accepts. Every operation checks them before it changes anything.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Limits {
@@ -91,16 +89,5 @@ impl Limits {
             uid_max_bytes: bytes,
             ..self
         }
-    }
-
-    /// Copies the limits into the ABI's statistics structure.
-    pub(crate) fn fill(&self, stats: &mut uapi::StoreStats) {
-        stats.max_nodes = self.max_nodes;
-        stats.max_bytes = self.max_bytes;
-        stats.max_value_len = self.max_value_len;
-        stats.max_path_len = self.max_path_len;
-        stats.max_depth = self.max_depth;
-        stats.uid_max_nodes = self.uid_max_nodes;
-        stats.uid_max_bytes = self.uid_max_bytes;
     }
 }

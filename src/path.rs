@@ -9,8 +9,9 @@
 use kernel::prelude::*;
 
 use crate::{
-    abi::enametoolong,
+    error::enametoolong,
     limits::Limits,
+    num::FromSafeCast,
     uapi, //
 };
 
@@ -30,7 +31,7 @@ pub(crate) fn check_name(name: &[u8]) -> Result {
     {
         return Err(EINVAL);
     }
-    if name.len() > uapi::MAX_NAME_LEN as usize {
+    if name.len() > usize::from_safe_cast(uapi::MAX_NAME_LEN) {
         return Err(enametoolong());
     }
     Ok(())
@@ -42,7 +43,7 @@ impl<'a> Path<'a> {
         if bytes.is_empty() {
             return Err(EINVAL);
         }
-        if bytes.len() > limits.max_path_len as usize {
+        if bytes.len() > usize::from_safe_cast(limits.max_path_len) {
             return Err(enametoolong());
         }
         if bytes[0] != b'/' {
@@ -60,7 +61,7 @@ impl<'a> Path<'a> {
                 depth += 1;
             }
         }
-        if depth > limits.max_depth as usize {
+        if depth > usize::from_safe_cast(limits.max_depth) {
             return Err(enametoolong());
         }
         Ok(Self { bytes, depth })

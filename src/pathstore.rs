@@ -12,8 +12,12 @@ mod abi;
 mod access;
 mod bytes;
 mod device;
+mod error;
 mod events;
+mod file;
+mod ioctl;
 mod limits;
+mod num;
 mod path;
 mod quota;
 mod registration;
@@ -22,6 +26,7 @@ mod store;
 mod text;
 mod tree;
 pub mod uapi;
+mod value;
 
 use kernel::prelude::*;
 

@@ -17,8 +17,8 @@ use kernel::{
 };
 
 use crate::{
-    abi::edquot,
     access::ROOT_UID,
+    error::edquot,
     limits::Limits, //
 };
 

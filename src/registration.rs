@@ -61,11 +61,21 @@ unsafe impl<T> Send for Registration<T> {}
 // SAFETY: `&Registration` exposes nothing that is unsafe to share.
 unsafe impl<T> Sync for Registration<T> {}
 
-// The open callback of `T`'s file operations reads the registered `struct miscdevice` as a
-// `MiscDeviceRegistration<T>`; both types are transparent wrappers of it.
-const _: () = assert!(
-    core::mem::size_of::<Registration<()>>() == core::mem::size_of::<MiscDeviceRegistration<()>>()
-);
+impl<T> Registration<T> {
+    /// The open callback of `T`'s file operations reads the registered `struct miscdevice` as a
+    /// `MiscDeviceRegistration<T>`, a `#[repr(transparent)]` wrapper of `Opaque<miscdevice>`
+    /// (`inner`, a private field, so only its size and alignment can be compared). `Self` must
+    /// have that layout too: the same size and alignment, with `inner` at offset 0. Evaluating
+    /// this constant checks it at compile time for the `T` it is used with.
+    const SAME_LAYOUT: () = {
+        type Inner = Opaque<bindings::miscdevice>;
+        assert!(size_of::<Self>() == size_of::<Inner>());
+        assert!(align_of::<Self>() == align_of::<Inner>());
+        assert!(core::mem::offset_of!(Self, inner) == 0);
+        assert!(size_of::<MiscDeviceRegistration<T>>() == size_of::<Inner>());
+        assert!(align_of::<MiscDeviceRegistration<T>>() == align_of::<Inner>());
+    };
+}
 
 impl<T: MiscDevice> Registration<T> {
     /// Registers the misc device `name` with the file operations `fops`; its node in `/dev` gets
@@ -75,6 +85,8 @@ impl<T: MiscDevice> Registration<T> {
         fops: &'static FileOperations,
         mode: u16,
     ) -> impl PinInit<Self, Error> {
+        #[allow(clippy::let_unit_value)]
+        let () = Self::SAME_LAYOUT;
         try_pin_init!(Self {
             inner <- Opaque::try_ffi_init(move |slot: *mut bindings::miscdevice| {
                 let mut misc = MiscDeviceOptions { name }.into_raw::<T>();
@@ -82,11 +94,10 @@ impl<T: MiscDevice> Registration<T> {
                 misc.mode = mode;
                 // SAFETY: `slot` is valid for writes (guaranteed by `try_ffi_init`).
                 unsafe { slot.write(misc) };
-                // `slot` is pinned, so it stays at this address until `drop` deregisters it. Its
-                // `fops` are `T`'s own, whose open callback reads the device as a
-                // `MiscDeviceRegistration<T>`: the same layout as `Self` (both are transparent
-                // over `Opaque<miscdevice>`, checked above).
-                // SAFETY: `slot` holds an initialized, pinned `miscdevice`, as explained above.
+                // SAFETY: `slot` holds an initialized `miscdevice` and is pinned, so it stays at
+                // this address until `drop` deregisters it. Its `fops` are `T`'s own, whose open
+                // callback reads the device as a `MiscDeviceRegistration<T>`, which has the
+                // layout of `Self` (`SAME_LAYOUT`, evaluated above).
                 to_result(unsafe { bindings::misc_register(slot) })
             }),
             _t: PhantomData,

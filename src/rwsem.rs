@@ -74,9 +74,8 @@ impl<T> RwSem<T> {
         pin_init!(Self {
             data: UnsafeCell::new(data),
             _pin: PhantomPinned,
-            // `slot` is valid while the closure is called, and `name` and `key` are static, so they
-            // outlive the semaphore.
-            // SAFETY: Sound for the reasons just given.
+            // SAFETY: `slot` is valid while the closure is called, and `name` and `key` are static,
+            // so they outlive the semaphore.
             sem <- Opaque::ffi_init(|slot| unsafe {
                 bindings::__init_rwsem(slot, name.as_char_ptr(), key.as_ptr())
             }),
@@ -120,9 +119,8 @@ impl<T> Deref for ReadGuard<'_, T> {
     type Target = T;
 
     fn deref(&self) -> &T {
-        // By the type invariant, the semaphore is held for reading, so no writer has the data;
-        // readers only share it.
-        // SAFETY: Sound for the reasons just given.
+        // SAFETY: By the type invariant, the semaphore is held for reading, so no writer has the
+        // data; readers only share it.
         unsafe { &*self.lock.data.get() }
     }
 }
@@ -148,17 +146,16 @@ impl<T> Deref for WriteGuard<'_, T> {
     type Target = T;
 
     fn deref(&self) -> &T {
-        // By the type invariant, the semaphore is held for writing, so nobody else has the data.
-        // SAFETY: Sound for the reasons just given.
+        // SAFETY: By the type invariant, the semaphore is held for writing, so nobody else has the
+        // data.
         unsafe { &*self.lock.data.get() }
     }
 }
 
 impl<T> DerefMut for WriteGuard<'_, T> {
     fn deref_mut(&mut self) -> &mut T {
-        // By the type invariant, the semaphore is held for writing, so nobody else has the data,
-        // and `&mut self` makes this the only reference through the guard.
-        // SAFETY: Sound for the reasons just given.
+        // SAFETY: By the type invariant, the semaphore is held for writing, so nobody else has the
+        // data, and `&mut self` makes this the only reference through the guard.
         unsafe { &mut *self.lock.data.get() }
     }
 }

@@ -18,15 +18,17 @@ use kernel::{
 
 use crate::{
     access::Caller,
-    events::Found,
+    events::{
+        EventKind,
+        Lookup, //
+    },
     limits::Limits,
     path::Path,
     rwsem::{
         new_rwsem,
         RwSem, //
     },
-    tree::Tree,
-    uapi, //
+    tree::Tree, //
 };
 
 /// The tree and its waiters.
@@ -58,9 +60,9 @@ pub(crate) enum Wait {
 
 /// The change a watch reports.
 pub(crate) struct Change {
-    /// `uapi::EVENT_*`.
-    pub(crate) kind: u32,
-    /// The version of the change; for [`uapi::EVENT_LOST`], the store's current version.
+    /// What the change did.
+    pub(crate) kind: EventKind,
+    /// The version of the change; for [`EventKind::Lost`], the store's current version.
     pub(crate) version: u64,
 }
 
@@ -78,13 +80,13 @@ impl Store {
     }
 
     /// Runs `f`, which only reads, on the tree, sharing it with other readers.
-    pub(crate) fn read<R>(&self, f: impl FnOnce(&Tree) -> Result<R>) -> Result<R> {
+    pub(crate) fn read<R, E>(&self, f: impl FnOnce(&Tree) -> Result<R, E>) -> Result<R, E> {
         f(&self.tree.read())
     }
 
     /// Runs `f`, which may change the tree, with the tree to itself, and wakes the watchers if
     /// it did.
-    pub(crate) fn change<R>(&self, f: impl FnOnce(&mut Tree) -> Result<R>) -> Result<R> {
+    pub(crate) fn change<R, E>(&self, f: impl FnOnce(&mut Tree) -> Result<R, E>) -> Result<R, E> {
         let (result, changed) = {
             let mut tree = self.tree.write();
             let before = tree.sequence();
@@ -129,7 +131,7 @@ impl Store {
                 .events()
                 .find(path.as_bytes(), subtree, scanned, current)
             {
-                Found::Event(event) => {
+                Lookup::Event(event) => {
                     for &b in event.path.iter() {
                         changed.push_within_capacity(b).map_err(|_| ENOMEM)?;
                     }
@@ -138,13 +140,13 @@ impl Store {
                         version: event.version,
                     });
                 }
-                Found::Lost(current) => {
+                Lookup::Lost(current) => {
                     return Ok(Change {
-                        kind: uapi::EVENT_LOST,
+                        kind: EventKind::Lost,
                         version: current,
                     })
                 }
-                Found::Nothing => scanned = scanned.max(current),
+                Lookup::Nothing => scanned = scanned.max(current),
             }
             drop(tree);
             let jiffies = match wait {

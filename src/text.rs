@@ -22,294 +22,317 @@
 //!
 //! Anything else is malformed and fails with `EINVAL`.
 
-use kernel::prelude::*;
+//!
+//! The commands run through the same operations as the ioctls ([`crate::file`]), with the same
+//! checks and errnos.
 
-/// A parsed command. Paths are still unvalidated bytes: [`crate::path::Path`] checks them.
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) enum Command<'a> {
-    /// `set` (`create: false`) or `create` (`create: true`).
-    Set {
-        path: &'a [u8],
-        value: &'a [u8],
-        create: bool,
-    },
-    /// `get PATH`.
-    Get { path: &'a [u8] },
-    /// `rm PATH` or `rm -r PATH`.
-    Delete { path: &'a [u8], recursive: bool },
-    /// `ls PATH`.
-    List { path: &'a [u8] },
-    /// `stat PATH`.
-    Stat { path: &'a [u8] },
-    /// `stats`.
-    Stats,
-    /// `set-if PATH VERSION [VALUE]`.
-    SetIfVersion {
-        path: &'a [u8],
-        version: u64,
-        value: &'a [u8],
-    },
-    /// `rm-if [-r] PATH VERSION`.
-    DeleteIfVersion {
-        path: &'a [u8],
-        recursive: bool,
-        version: u64,
-    },
-    /// `ephemeral PATH [VALUE]` (`sequential: false`) or `seq PATH [VALUE]`.
-    Create {
-        path: &'a [u8],
-        value: &'a [u8],
-        ephemeral: bool,
-        sequential: bool,
-    },
-    /// `watch [-r] PATH VERSION`.
-    Watch {
-        path: &'a [u8],
-        subtree: bool,
-        after: u64,
-    },
-}
+use core::fmt::Write as _;
 
-/// A version argument: decimal digits only.
-fn version(text: &[u8]) -> Result<u64> {
-    if text.is_empty() || text.len() > 20 || !text.iter().all(u8::is_ascii_digit) {
-        return Err(EINVAL);
+use kernel::{
+    iov::{
+        IovIterDest,
+        IovIterSource, //
+    },
+    prelude::*,
+};
+
+use crate::{
+    access::uid_for_current,
+    bytes::StackBuf,
+    events::EventKind,
+    file::{
+        Copied,
+        OpenFile, //
+    },
+    ioctl::LIST_CHUNK,
+    num::FromSafeCast,
+    path::Path,
+    store::Wait,
+    tree::SetOptions,
+    value::Value, //
+};
+
+mod parse;
+
+pub(crate) use parse::Command;
+
+/// Appends formatted text to a response, failing with `ENOMEM` when it cannot grow.
+struct TextOut<'a>(&'a mut KVVec<u8>);
+
+impl core::fmt::Write for TextOut<'_> {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        self.0
+            .extend_from_slice(s.as_bytes(), GFP_KERNEL)
+            .map_err(|_| core::fmt::Error)
     }
-    text.iter().try_fold(0u64, |n, &d| {
-        n.checked_mul(10)
-            .and_then(|n| n.checked_add(u64::from(d - b'0')))
-            .ok_or(EINVAL)
-    })
 }
 
-/// `[-r] PATH VERSION`: the flag, the path and the version.
-fn flagged_path_version(rest: Option<&[u8]>) -> Result<(bool, &[u8], u64)> {
-    let rest = rest.ok_or(EINVAL)?;
-    let (recursive, rest) = match rest.strip_prefix(b"-r ") {
-        Some(rest) => (true, rest),
-        None => (false, rest),
+/// Appends formatted text to `out` (`ENOMEM` when it cannot grow).
+macro_rules! out {
+    ($out:expr, $($arg:tt)*) => {
+        writeln!(TextOut($out), $($arg)*).map_err(|_| ENOMEM)
     };
-    let (path, v) = split_space(rest);
-    if path.is_empty() {
-        return Err(EINVAL);
-    }
-    Ok((recursive, path, version(v.ok_or(EINVAL)?)?))
 }
 
-/// Splits `s` at the first space: `(head, Some(tail))`, or `(s, None)` without a space.
-fn split_space(s: &[u8]) -> (&[u8], Option<&[u8]>) {
-    match s.iter().position(|&b| b == b' ') {
-        Some(i) => (&s[..i], Some(&s[i + 1..])),
-        None => (s, None),
+/// The word a watch response names an event kind with.
+fn event_word(kind: EventKind) -> &'static str {
+    match kind {
+        EventKind::Created => "created",
+        EventKind::Changed => "changed",
+        EventKind::Deleted => "deleted",
+        EventKind::Lost => "lost",
     }
 }
 
-/// A path argument: the whole remaining text, which must not be empty or hold a space.
-fn path_only(rest: Option<&[u8]>) -> Result<&[u8]> {
-    match rest {
-        Some(path) if !path.is_empty() && !path.contains(&b' ') => Ok(path),
-        _ => Err(EINVAL),
-    }
-}
-
-impl<'a> Command<'a> {
-    /// Parses one written command.
-    pub(crate) fn parse(line: &'a [u8]) -> Result<Self> {
-        let line = line.strip_suffix(b"\n").unwrap_or(line);
-        if line.contains(&b'\n') {
-            return Err(EINVAL);
+/// The text interface.
+impl OpenFile {
+    /// `write()`: parses and runs one command, keeping its output for `read()`.
+    pub(crate) fn write_command(&self, iov: &mut IovIterSource<'_>) -> Result<usize> {
+        let len = iov.len();
+        // The longest valid command: `set-if`, three spaces, a path, a 20-digit version, a value
+        // and a newline.
+        let longest = usize::from_safe_cast(self.limits.max_path_len)
+            + usize::from_safe_cast(self.limits.max_value_len)
+            + 40;
+        if len > longest {
+            return Err(E2BIG);
         }
-        let (verb, rest) = split_space(line);
-        match verb {
-            b"set" | b"create" => {
-                let (path, value) = split_space(rest.ok_or(EINVAL)?);
-                if path.is_empty() {
-                    return Err(EINVAL);
-                }
-                Ok(Self::Set {
-                    path,
-                    value: value.unwrap_or(&[]),
-                    create: verb == b"create",
-                })
-            }
-            b"get" => Ok(Self::Get {
-                path: path_only(rest)?,
-            }),
-            b"rm" => match rest.map(split_space) {
-                Some((b"-r", path)) => Ok(Self::Delete {
-                    path: path_only(path)?,
-                    recursive: true,
-                }),
-                _ => Ok(Self::Delete {
-                    path: path_only(rest)?,
-                    recursive: false,
-                }),
-            },
-            b"ls" => Ok(Self::List {
-                path: path_only(rest)?,
-            }),
-            b"stat" => Ok(Self::Stat {
-                path: path_only(rest)?,
-            }),
-            b"stats" if rest.is_none() => Ok(Self::Stats),
-            b"set-if" => {
-                let (path, rest) = split_space(rest.ok_or(EINVAL)?);
-                let (v, value) = split_space(rest.ok_or(EINVAL)?);
-                if path.is_empty() {
-                    return Err(EINVAL);
-                }
-                Ok(Self::SetIfVersion {
-                    path,
-                    version: version(v)?,
-                    value: value.unwrap_or(&[]),
-                })
-            }
-            b"rm-if" => {
-                let (recursive, path, version) = flagged_path_version(rest)?;
-                Ok(Self::DeleteIfVersion {
-                    path,
-                    recursive,
-                    version,
-                })
-            }
-            b"ephemeral" | b"seq" => {
-                let (path, value) = split_space(rest.ok_or(EINVAL)?);
-                if path.is_empty() {
-                    return Err(EINVAL);
-                }
-                Ok(Self::Create {
-                    path,
-                    value: value.unwrap_or(&[]),
-                    ephemeral: verb == b"ephemeral",
-                    sequential: verb == b"seq",
-                })
-            }
-            b"watch" => {
-                let (subtree, path, after) = flagged_path_version(rest)?;
-                Ok(Self::Watch {
-                    path,
-                    subtree,
-                    after,
-                })
-            }
-            _ => Err(EINVAL),
+        let mut line = KVVec::with_capacity(len, GFP_KERNEL)?;
+        if iov.copy_from_iter_vec(&mut line, GFP_KERNEL)? != len {
+            return Err(EFAULT);
         }
+        let out = self.run_text(Command::parse(&line)?)?;
+        let mut response = self.response.lock();
+        response.bytes = out;
+        response.pos = 0;
+        Ok(len)
     }
-}
 
-#[kunit_tests(pathstore_text)]
-mod tests {
-    use super::*;
+    /// `read()`: returns the rest of the last command's output.
+    pub(crate) fn read_response(&self, iov: &mut IovIterDest<'_>) -> Result<usize> {
+        if iov.is_empty() {
+            return Ok(0);
+        }
+        let mut response = self.response.lock();
+        let pos = response.pos;
+        let pending = response.bytes.get(pos..).unwrap_or(&[]);
+        // The response is this file's own kernel buffer; copying it while holding the file's
+        // lock only serialises readers of the same file.
+        let copied = iov.copy_to_iter(pending);
+        if copied == 0 && !pending.is_empty() {
+            return Err(EFAULT);
+        }
+        response.pos = pos + copied;
+        if response.pos == response.bytes.len() {
+            response.bytes = KVVec::new();
+            response.pos = 0;
+        }
+        Ok(copied)
+    }
 
-    #[test]
-    fn commands() -> Result {
-        assert_eq!(
-            Command::parse(b"set /a/b hello world\n")?,
+    /// Runs one text command, returning its response (empty for commands without output).
+    fn run_text(&self, command: Command<'_>) -> Result<KVVec<u8>> {
+        let limits = &self.limits;
+        let mut out = KVVec::new();
+        match command {
             Command::Set {
-                path: b"/a/b",
-                value: b"hello world",
-                create: false
+                path,
+                value,
+                create,
+            } => {
+                let opts = SetOptions {
+                    create_only: create,
+                    ..Default::default()
+                };
+                self.text_set(&Path::parse(path, limits)?, value, opts, false)?;
             }
-        );
-        assert_eq!(
-            Command::parse(b"set /a")?,
-            Command::Set {
-                path: b"/a",
-                value: b"",
-                create: false
-            }
-        );
-        assert_eq!(
-            Command::parse(b"create /a x")?,
-            Command::Set {
-                path: b"/a",
-                value: b"x",
-                create: true
-            }
-        );
-        assert_eq!(Command::parse(b"get /a\n")?, Command::Get { path: b"/a" });
-        assert_eq!(
-            Command::parse(b"rm -r /a")?,
-            Command::Delete {
-                path: b"/a",
-                recursive: true
-            }
-        );
-        assert_eq!(
-            Command::parse(b"rm /a")?,
-            Command::Delete {
-                path: b"/a",
-                recursive: false
-            }
-        );
-        assert_eq!(Command::parse(b"ls /")?, Command::List { path: b"/" });
-        assert_eq!(Command::parse(b"stat /a")?, Command::Stat { path: b"/a" });
-        assert_eq!(Command::parse(b"stats\n")?, Command::Stats);
-        assert_eq!(
-            Command::parse(b"set-if /a 12 new value")?,
             Command::SetIfVersion {
-                path: b"/a",
-                version: 12,
-                value: b"new value"
+                path,
+                version,
+                value,
+            } => {
+                let opts = SetOptions {
+                    if_version: Some(version),
+                    ..Default::default()
+                };
+                self.text_set(&Path::parse(path, limits)?, value, opts, false)?;
             }
-        );
-        assert_eq!(
-            Command::parse(b"rm-if -r /a 7\n")?,
-            Command::DeleteIfVersion {
-                path: b"/a",
-                recursive: true,
-                version: 7
-            }
-        );
-        assert_eq!(
-            Command::parse(b"seq /q/item- x")?,
             Command::Create {
-                path: b"/q/item-",
-                value: b"x",
-                ephemeral: false,
-                sequential: true
+                path,
+                value,
+                ephemeral,
+                sequential,
+            } => {
+                let path = Path::parse(path, limits)?;
+                let opts = SetOptions {
+                    create_only: true,
+                    ephemeral: ephemeral.then_some(self.session),
+                    ..Default::default()
+                };
+                let number = self.text_set(&path, value, opts, sequential)?;
+                if sequential {
+                    out.extend_from_slice(path.as_bytes(), GFP_KERNEL)?;
+                    out!(&mut out, "{:010}", number)?;
+                }
             }
-        );
-        assert_eq!(
-            Command::parse(b"watch -r /svc 0")?,
+            Command::Get { path } => self.text_get(&Path::parse(path, limits)?, &mut out)?,
+            Command::Delete { path, recursive } => {
+                self.text_delete(&Path::parse(path, limits)?, recursive, None)?
+            }
+            Command::DeleteIfVersion {
+                path,
+                recursive,
+                version,
+            } => self.text_delete(&Path::parse(path, limits)?, recursive, Some(version))?,
+            Command::List { path } => self.text_list(&Path::parse(path, limits)?, &mut out)?,
+            Command::Stat { path } => self.text_stat(&Path::parse(path, limits)?, &mut out)?,
             Command::Watch {
-                path: b"/svc",
-                subtree: true,
-                after: 0
-            }
-        );
+                path,
+                subtree,
+                after,
+            } => self.text_watch(&Path::parse(path, limits)?, subtree, after, &mut out)?,
+            Command::Stats => self.text_stats(&mut out)?,
+        }
+        Ok(out)
+    }
+
+    /// `set`, `create`, `set-if`, `ephemeral` and `seq`: returns the sequential number (0 unless
+    /// `sequential`).
+    fn text_set(
+        &self,
+        path: &Path<'_>,
+        value: &[u8],
+        opts: SetOptions,
+        sequential: bool,
+    ) -> Result<u64> {
+        let value = Value::copy(value, &self.limits)?;
+        Ok(self.set_node(path, value, opts, sequential)?.sequence)
+    }
+
+    /// `get`: the value and a newline.
+    fn text_get(&self, path: &Path<'_>, out: &mut KVVec<u8>) -> Result {
+        let mut stack = StackBuf::new();
+        match self.copy_value(path, &mut stack, usize::MAX)? {
+            Copied::Stack(bytes, _) => out.extend_from_slice(bytes, GFP_KERNEL)?,
+            Copied::Owned(bytes, _) => *out = bytes,
+            Copied::TooLong(..) => return Err(ERANGE),
+        }
+        out.push(b'\n', GFP_KERNEL)?;
         Ok(())
     }
 
-    #[test]
-    fn malformed() {
-        for bad in [
-            &b""[..],
-            b"\n",
-            b"frobnicate /a",
-            b"get",
-            b"get ",
-            b"get /a b",
-            b"get  /a",
-            b"set",
-            b"set  /a x",
-            b"rm",
-            b"rm -r",
-            b"rm -r /a /b",
-            b"stats x",
-            b"ls",
-            b"get /a\n\n",
-            b"set /a x\ny",
-            b"set-if /a",
-            b"set-if /a x y",
-            b"set-if /a 99999999999999999999999 v",
-            b"rm-if /a",
-            b"rm-if /a -1",
-            b"watch /a",
-            b"watch -r /a 1 2",
-            b"ephemeral",
-        ] {
-            assert_eq!(Command::parse(bad).err(), Some(EINVAL));
+    /// `rm` and `rm-if`.
+    fn text_delete(&self, path: &Path<'_>, recursive: bool, if_version: Option<u64>) -> Result {
+        self.store
+            .change(|t| t.delete(path, recursive, if_version, &self.caller))?;
+        Ok(())
+    }
+
+    /// `ls`: the children's names, one per line, paging through them and re-taking the lock
+    /// for each chunk.
+    fn text_list(&self, path: &Path<'_>, out: &mut KVVec<u8>) -> Result {
+        let room = usize::from_safe_cast(LIST_CHUNK);
+        let mut chunk = KVVec::with_capacity(room, GFP_KERNEL)?;
+        let mut after: Option<KVec<u8>> = None;
+        loop {
+            chunk.clear();
+            let listing = self
+                .store
+                .change(|t| t.list(path, after.as_deref(), &mut chunk, room, &self.caller))?;
+            let mut last: &[u8] = &[];
+            for name in chunk
+                .split(|&b| b == 0)
+                .take(usize::from_safe_cast(listing.count))
+            {
+                out.extend_from_slice(name, GFP_KERNEL)?;
+                out.push(b'\n', GFP_KERNEL)?;
+                last = name;
+            }
+            if !listing.more || listing.count == 0 {
+                return Ok(());
+            }
+            let mut cursor = KVec::with_capacity(last.len(), GFP_KERNEL)?;
+            cursor.extend_from_slice(last, GFP_KERNEL)?;
+            after = Some(cursor);
         }
+    }
+
+    /// `stat`: the node's metadata as `key=value` pairs.
+    fn text_stat(&self, path: &Path<'_>, out: &mut KVVec<u8>) -> Result {
+        let st = self.store.read(|t| t.stat(path))?;
+        out!(
+            out,
+            "version={} child_version={} ctime_ns={} mtime_ns={} children={} value_len={} \
+             has_value={} uid={} mode={} session={}",
+            st.version,
+            st.child_version,
+            st.ctime_ns,
+            st.mtime_ns,
+            st.num_children,
+            st.value_len,
+            u32::from(st.has_value),
+            uid_for_current(st.owner),
+            st.mode,
+            st.session
+        )
+    }
+
+    /// `watch`: waits for a change and reports it as `VERSION KIND PATH`.
+    fn text_watch(
+        &self,
+        path: &Path<'_>,
+        subtree: bool,
+        after: u64,
+        out: &mut KVVec<u8>,
+    ) -> Result {
+        let room = usize::from_safe_cast(self.limits.max_path_len);
+        let mut changed = KVVec::with_capacity(room, GFP_KERNEL)?;
+        let change = self.store.watch(
+            path,
+            subtree,
+            after,
+            Wait::Forever,
+            &self.caller,
+            &mut changed,
+        )?;
+        write!(
+            TextOut(out),
+            "{} {}",
+            change.version,
+            event_word(change.kind)
+        )
+        .map_err(|_| ENOMEM)?;
+        if !changed.is_empty() {
+            out.push(b' ', GFP_KERNEL)?;
+            out.extend_from_slice(&changed, GFP_KERNEL)?;
+        }
+        out.push(b'\n', GFP_KERNEL)?;
+        Ok(())
+    }
+
+    /// `stats`: the store's usage and limits as `key=value` pairs.
+    fn text_stats(&self, out: &mut KVVec<u8>) -> Result {
+        let s = self
+            .store
+            .read(|t| Ok::<_, Error>(t.stats(self.caller.uid)))?;
+        let l = &self.limits;
+        out!(
+            out,
+            "nodes={} bytes={} max_nodes={} max_bytes={} max_value_len={} max_path_len={} \
+             max_depth={} sequence={} uid_nodes={} uid_bytes={} uid_max_nodes={} \
+             uid_max_bytes={}",
+            s.nodes,
+            s.bytes,
+            l.max_nodes,
+            l.max_bytes,
+            l.max_value_len,
+            l.max_path_len,
+            l.max_depth,
+            s.sequence,
+            s.uid_nodes,
+            s.uid_bytes,
+            l.uid_max_nodes,
+            l.uid_max_bytes
+        )
     }
 }

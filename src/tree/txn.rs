@@ -16,18 +16,22 @@ use kernel::{
 };
 
 use super::{
-    Name,
-    Node,
+    node::Node,
     SetOptions,
-    Tree,
-    Value, //
+    Tree, //
 };
 use crate::{
-    abi::estale,
     access::Caller,
+    bytes::Name,
+    error::{
+        StoreError,
+        StoreResult, //
+    },
     events::Event,
+    num::FromSafeCast,
     path::Path,
-    quota::Usage, //
+    quota::Usage,
+    value::Value, //
 };
 
 /// One operation of a transaction.
@@ -57,15 +61,14 @@ impl TxnOp<'_> {
     }
 }
 
-/// Why a transaction failed: which operation, with what, and for `ESTALE` the version found.
+/// Why a transaction failed: which operation, and with what.
 #[derive(Debug)]
 pub(crate) struct TxnFailure {
     /// Index of the operation that failed; `None` when it failed before any ran (`ENOMEM`).
     pub(crate) index: Option<usize>,
-    /// The operation's error.
-    pub(crate) error: Error,
-    /// For `ESTALE`: the version the node has.
-    pub(crate) current: u64,
+    /// The operation's error. For `ESTALE`, the version the node has in the store as the failed
+    /// transaction left it (that is, as before it).
+    pub(crate) error: StoreError,
 }
 
 /// What a set replaced in an existing node.
@@ -139,18 +142,17 @@ impl Tree {
         ops: &mut [TxnOp<'_>],
         caller: &Caller,
     ) -> Result<u64, TxnFailure> {
-        let early = |error| TxnFailure {
+        let early = |_| TxnFailure {
             index: None,
-            error,
-            current: 0,
+            error: ENOMEM.into(),
         };
         let changes = ops.iter().filter(|op| op.changes()).count();
         let txn = Txn {
             op: 0,
             saved: (self.nodes, self.bytes, self.sequence),
-            undo: KVVec::with_capacity(changes, GFP_KERNEL).map_err(|_| early(ENOMEM))?,
-            usages: KVVec::with_capacity(changes, GFP_KERNEL).map_err(|_| early(ENOMEM))?,
-            events: KVVec::with_capacity(changes, GFP_KERNEL).map_err(|_| early(ENOMEM))?,
+            undo: KVVec::with_capacity(changes, GFP_KERNEL).map_err(early)?,
+            usages: KVVec::with_capacity(changes, GFP_KERNEL).map_err(early)?,
+            events: KVVec::with_capacity(changes, GFP_KERNEL).map_err(early)?,
         };
         self.txn = Some(txn);
         for index in 0..ops.len() {
@@ -162,42 +164,45 @@ impl Tree {
             }
             if let Err(error) = self.apply(op, caller) {
                 self.rollback(ops);
-                // The version the node has in the store, as the transaction left it.
-                let current = match ops.get(index) {
-                    Some(op) if error == estale() => self
-                        .root
-                        .descend(op.path().components())
-                        .map_or(0, |node| node.version),
-                    _ => 0,
+                let error = match error {
+                    // The version the node has in the store, as the transaction left it.
+                    StoreError::Stale { .. } => StoreError::Stale {
+                        current: ops
+                            .get(index)
+                            .and_then(|op| self.version_of(op.path()))
+                            .unwrap_or(0),
+                    },
+                    error => error,
                 };
                 return Err(TxnFailure {
                     index: Some(index),
                     error,
-                    current,
                 });
             }
         }
-        self.commit();
+        self.finish();
         Ok(self.sequence)
     }
 
-    fn apply(&mut self, op: &mut TxnOp<'_>, caller: &Caller) -> Result {
+    fn apply(&mut self, op: &mut TxnOp<'_>, caller: &Caller) -> StoreResult {
         match op {
             TxnOp::CheckVersion(path, version) => {
                 // Like stat, a check needs no permission.
                 let node = self.root.descend(path.components()).ok_or(ENOENT)?;
                 if node.version != *version {
-                    return Err(estale());
+                    return Err(StoreError::Stale {
+                        current: node.version,
+                    });
                 }
                 Ok(())
             }
             TxnOp::CheckAbsent(path) => match self.root.descend(path.components()) {
-                Some(_) => Err(EEXIST),
+                Some(_) => Err(EEXIST.into()),
                 None => Ok(()),
             },
             TxnOp::Set(path, value, opts) => {
                 if opts.ephemeral.is_some() {
-                    return Err(EINVAL);
+                    return Err(EINVAL.into());
                 }
                 // Each op is applied once: the value moves into the tree.
                 let value = value.take().ok_or(EINVAL)?;
@@ -266,14 +271,14 @@ impl Tree {
 
     /// Makes the transaction's changes final: frees what it deleted, returning the quota, and
     /// records its changes for watchers.
-    fn commit(&mut self) {
+    fn finish(&mut self) {
         let Some(mut txn) = self.txn.take() else {
             return;
         };
         while let Some(undo) = txn.undo.pop() {
             if let Undo::Deleted(_, node, _) = undo {
                 let (name, mut node) = node.to_key_value();
-                let own = name.len() as u64 + node.value_len();
+                let own = u64::from_safe_cast(name.len()) + node.value_len();
                 self.ledger.uncharge(node.owner, 1, own);
                 let children = node.take_children();
                 self.destroy_children(children, true);
