@@ -173,3 +173,186 @@ fn count_children(node: &Node) -> u64 {
     u64::from_safe_cast(node.children().map_or(0, |c| c.iter().count()))
 }
 
+#[kunit_tests(pathstore_check)]
+mod tests {
+    use kernel::rbtree::{
+        RBTree,
+        RBTreeNodeReservation, //
+    };
+
+    use super::*;
+    use crate::{
+        access::Caller,
+        bytes::Name,
+        limits::Limits,
+        path::Path,
+        tree::SetOptions,
+        value::Value, //
+    };
+
+    fn limits() -> Limits {
+        Limits::from_params(16, 256, 8, 100, 1000)
+    }
+
+    /// A small consistent tree: `/a/b` (root's), `/u/x` and `/u/y` (uid 1000's), and an
+    /// ephemeral `/e`.
+    fn sample() -> Result<Tree> {
+        let mut t = Tree::new(limits())?;
+        let user = Caller {
+            uid: 1000,
+            admin: false,
+        };
+        let set = |t: &mut Tree, path: &[u8], who: &Caller, opts: SetOptions| -> Result {
+            let path = Path::parse(path, &limits())?;
+            t.set(&path, Value::copy(b"v", &limits())?, opts, who)?;
+            Ok(())
+        };
+        let all = SetOptions {
+            mode: Some(uapi::MODE_ALL),
+            ..Default::default()
+        };
+        set(&mut t, b"/a/b", &Caller::root(), SetOptions::default())?;
+        set(&mut t, b"/u", &Caller::root(), all)?;
+        set(&mut t, b"/u/x", &user, SetOptions::default())?;
+        set(&mut t, b"/u/y", &user, SetOptions::default())?;
+        let session = t.new_session();
+        let ephemeral = SetOptions {
+            ephemeral: Some(session),
+            ..Default::default()
+        };
+        set(&mut t, b"/e", &Caller::root(), ephemeral)?;
+        t.check()?;
+        Ok(t)
+    }
+
+    /// The node at `path`, for breaking it.
+    fn node<'a>(t: &'a mut Tree, path: &[u8]) -> Result<&'a mut Node> {
+        let path = Path::parse(path, &limits())?;
+        t.root.descend_mut(path.components()).ok_or(ENOENT)
+    }
+
+    /// Breaks a fresh sample tree with `corrupt` and checks that the check fails with `EUCLEAN`.
+    fn caught(corrupt: impl FnOnce(&mut Tree) -> Result) -> Result {
+        let mut t = sample()?;
+        corrupt(&mut t)?;
+        assert_eq!(t.check().err(), Some(euclean()));
+        Ok(())
+    }
+
+    #[test]
+    fn totals() -> Result {
+        caught(|t| {
+            t.nodes += 1;
+            Ok(())
+        })?;
+        caught(|t| {
+            t.bytes -= 1;
+            Ok(())
+        })?;
+        // Over the limits, with totals that agree.
+        caught(|t| {
+            t.limits.max_nodes = 2;
+            Ok(())
+        })?;
+        caught(|t| {
+            t.limits.max_bytes = 1;
+            Ok(())
+        })
+    }
+
+    #[test]
+    fn ledger() -> Result {
+        // A user charged less than it owns.
+        caught(|t| {
+            t.ledger.uncharge(1000, 0, 1);
+            Ok(())
+        })?;
+        caught(|t| {
+            t.ledger.uncharge(1000, 1, 0);
+            Ok(())
+        })?;
+        // A user charged more than it owns.
+        caught(|t| {
+            let charge = t.ledger.prepare(1000, 1, 0, 0, &limits())?;
+            t.ledger.commit(charge);
+            Ok(())
+        })?;
+        // A node whose owner has no ledger entry.
+        caught(|t| {
+            node(t, b"/a/b")?.owner = 4242;
+            Ok(())
+        })
+    }
+
+    #[test]
+    fn counts_and_versions() -> Result {
+        caught(|t| {
+            if let Some(ext) = node(t, b"/u")?.ext.as_mut() {
+                ext.num_children += 1;
+            }
+            Ok(())
+        })?;
+        caught(|t| {
+            let ahead = t.sequence + 1;
+            node(t, b"/a/b")?.version = ahead;
+            Ok(())
+        })?;
+        caught(|t| {
+            let ahead = t.sequence + 1;
+            if let Some(ext) = node(t, b"/a")?.ext.as_mut() {
+                ext.child_version = ahead;
+            }
+            Ok(())
+        })
+    }
+
+    #[test]
+    fn node_rules() -> Result {
+        // Unknown mode bits.
+        caught(|t| {
+            node(t, b"/u/x")?.mode = 1 << 7;
+            Ok(())
+        })?;
+        // A value over max_value_len.
+        caught(|t| {
+            t.limits.max_value_len = 0;
+            Ok(())
+        })?;
+        // An ephemeral node with children.
+        caught(|t| {
+            node(t, b"/u")?.ext_mut()?.session = 7;
+            Ok(())
+        })?;
+        // A node deeper than max_depth.
+        caught(|t| {
+            t.limits.max_depth = 1;
+            Ok(())
+        })?;
+        // A name holding `/`.
+        caught(|t| {
+            let name = Name::copy(b"x/y")?;
+            let reservation = RBTreeNodeReservation::new(GFP_KERNEL)?;
+            let child = Node::new(None, t.sequence, 0, 0, uapi::MODE_DEFAULT);
+            let parent = node(t, b"/a")?.ext_mut()?;
+            parent.children.insert(reservation.into_node(name, child));
+            parent.num_children += 1;
+            t.nodes += 1;
+            t.bytes += 3;
+            Ok(())
+        })
+    }
+
+    #[test]
+    fn events_and_teardown() -> Result {
+        // The sequence moved past the last event.
+        caught(|t| {
+            t.sequence += 1;
+            Ok(())
+        })?;
+        // The work stack of teardowns left with a level in it.
+        caught(|t| {
+            t.teardown.push(RBTree::new(), GFP_KERNEL)?;
+            Ok(())
+        })
+    }
+}
