@@ -6,7 +6,8 @@
 #   make                         build the module against KDIR (default: the running kernel)
 #   make KDIR=/path/to/build     build against any Rust-enabled kernel build tree
 #   sudo make install            install the module (modules_install), udev rule, C header and
-#                                modprobe.d / modules-load.d files; DESTDIR= for a staging tree
+#                                modprobe.d / modules-load.d files; DESTDIR= for a staging tree,
+#                                MO= to install a module kbuild built in another folder
 #   sudo make uninstall          remove what install installed
 #   make run [CMD='...']         set up, build, boot a VM with the module loaded (shell or CMD)
 #   make test                    set up, build, run every test (debug kernel)
@@ -68,7 +69,16 @@ endif
 endif
 endif
 
-kbuild = $(MAKE) -C $(KDIR) M=$(PWD) $(if $(LLVM),LLVM=$(LLVM)) $(kbuild_cc_arg)
+# dkms (3.0) appends CC=clang LD=ld.lld to its make command for a clang-built kernel: that would
+# replace the clang-NN the tree was built with, so under dkms (DKMS_BUILD=1, set by dkms.conf) they
+# are not passed on and LLVM above decides.
+ifneq ($(DKMS_BUILD),)
+MAKEOVERRIDES := $(filter-out CC=% LD=%,$(MAKEOVERRIDES))
+unexport CC LD
+endif
+
+# MO: kbuild's output folder for the module (default: beside the sources, src/pathstore.ko).
+kbuild = $(MAKE) -C $(KDIR) M=$(PWD) $(if $(MO),MO=$(MO)) $(if $(LLVM),LLVM=$(LLVM)) $(kbuild_cc_arg)
 
 .PHONY: all modules clean modules_install install uninstall toolchain rust-analyzer setup run vm \
 	test fuzz bench
@@ -122,7 +132,7 @@ clean:
 # depmod), plus the files in udev/ and packaging/. An edited modprobe.d file is kept. Without
 # DESTDIR it also creates the system group "pathstore" the udev rule names and reloads udev.
 install:
-	@test -f src/pathstore.ko || { echo "pathstore: build the module first: make KDIR=$(KDIR)" >&2; exit 1; }
+	@test -f '$(or $(MO),.)/src/pathstore.ko' || { echo "pathstore: build the module first: make KDIR=$(KDIR)" >&2; exit 1; }
 	$(kbuild) INSTALL_MOD_PATH=$(DESTDIR) modules_install
 	install -D -m 644 udev/60-pathstore.rules '$(DESTDIR)$(UDEVRULESDIR)/60-pathstore.rules'
 	install -D -m 644 include/uapi/linux/pathstore.h '$(DESTDIR)$(INCLUDEDIR)/linux/pathstore.h'
