@@ -32,8 +32,9 @@ BINDGEN = bindgen
 # Flavour of the guest kernel for `run` and `vm` (test always uses debug).
 KERNEL ?= lean
 
-# Where `make install` puts what is not a module (the module goes where modules_install puts
-# it: $(DESTDIR)/lib/modules/RELEASE/updates/).
+# Where `make install` puts the module: INSTALL_MOD_PATH/lib/modules/RELEASE/updates/, as kbuild's
+# modules_install does (INSTALL_MOD_PATH defaults to DESTDIR), and everything else.
+INSTALL_MOD_PATH ?= $(DESTDIR)
 PREFIX ?= /usr/local
 INCLUDEDIR ?= $(PREFIX)/include
 SYSCONFDIR ?= /etc
@@ -128,12 +129,13 @@ clean:
 	$(kbuild) clean 2>/dev/null || true
 	rm -rf build
 
-# Installs what `make` built, the way kbuild installs modules (INSTALL_MOD_PATH=$(DESTDIR), then
+# Installs what `make` built, the way kbuild installs modules (modules_install: copy, then
 # depmod), plus the files in udev/ and packaging/. An edited modprobe.d file is kept. Without
-# DESTDIR it also creates the system group "pathstore" the udev rule names and reloads udev.
+# DESTDIR it also creates the system group "pathstore" the udev rule names and has a running udevd
+# reload its rules and apply them to /dev/pathstore if it exists.
 install:
 	@test -f '$(or $(MO),.)/src/pathstore.ko' || { echo "pathstore: build the module first: make KDIR=$(KDIR)" >&2; exit 1; }
-	$(kbuild) INSTALL_MOD_PATH=$(DESTDIR) modules_install
+	$(kbuild) INSTALL_MOD_PATH=$(INSTALL_MOD_PATH) modules_install
 	install -D -m 644 udev/60-pathstore.rules '$(DESTDIR)$(UDEVRULESDIR)/60-pathstore.rules'
 	install -D -m 644 include/uapi/linux/pathstore.h '$(DESTDIR)$(INCLUDEDIR)/linux/pathstore.h'
 	install -D -m 644 packaging/modules-load.d/pathstore.conf '$(DESTDIR)$(MODULESLOADDIR)/pathstore.conf'
@@ -146,19 +148,20 @@ install:
 	fi
 ifeq ($(DESTDIR),)
 	getent group pathstore >/dev/null || groupadd --system pathstore
-	-udevadm control --reload 2>/dev/null
+	@if command -v udevadm >/dev/null && udevadm control --ping 2>/dev/null; then \
+		echo "udevadm control --reload; udevadm trigger --name-match=pathstore"; \
+		udevadm control --reload && udevadm trigger --name-match=pathstore 2>/dev/null; \
+	fi; true
 endif
 
 uninstall:
-	rm -f '$(DESTDIR)/lib/modules/$(shell cat '$(KDIR)/include/config/kernel.release' 2>/dev/null)/updates/pathstore.ko'
+	rm -f '$(INSTALL_MOD_PATH)/lib/modules/$(shell cat '$(KDIR)/include/config/kernel.release' 2>/dev/null)/updates/pathstore.ko'
 	rm -f '$(DESTDIR)$(UDEVRULESDIR)/60-pathstore.rules' '$(DESTDIR)$(INCLUDEDIR)/linux/pathstore.h' \
 		'$(DESTDIR)$(MODULESLOADDIR)/pathstore.conf'
 	@dst='$(DESTDIR)$(MODPROBEDIR)/pathstore.conf'; \
 	if [ -e "$$dst" ] && ! cmp -s packaging/modprobe.d/pathstore.conf "$$dst"; then \
 		echo "kept $$dst (edited)"; else rm -f "$$dst"; fi
-ifeq ($(DESTDIR),)
-	-depmod '$(shell cat '$(KDIR)/include/config/kernel.release' 2>/dev/null)'
-endif
+	-depmod $(if $(INSTALL_MOD_PATH),-b '$(INSTALL_MOD_PATH)') '$(shell cat '$(KDIR)/include/config/kernel.release' 2>/dev/null)'
 
 setup:
 	scripts/setup.sh
