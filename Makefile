@@ -32,8 +32,9 @@ BINDGEN = bindgen
 # Flavour of the guest kernel for `run` and `vm` (test always uses debug).
 KERNEL ?= lean
 
-# Where `make install` puts the module: INSTALL_MOD_PATH/lib/modules/RELEASE/updates/, as kbuild's
-# modules_install does (INSTALL_MOD_PATH defaults to DESTDIR), and everything else.
+# Where `make install` puts the module: INSTALL_MOD_PATH/lib/modules/RELEASE/updates/src/ (the
+# folder is the object's in Kbuild), as kbuild's modules_install does (INSTALL_MOD_PATH defaults
+# to DESTDIR), and everything else.
 INSTALL_MOD_PATH ?= $(DESTDIR)
 PREFIX ?= /usr/local
 INCLUDEDIR ?= $(PREFIX)/include
@@ -117,16 +118,16 @@ toolchain:
 		echo "  or name it: make BINDGEN=/path/to/bindgen" >&2; exit 1; }
 
 modules: toolchain
-	$(kbuild) modules
+	+$(kbuild) modules
 
 modules_install:
-	$(kbuild) modules_install
+	+$(kbuild) modules_install
 
 rust-analyzer: toolchain
-	$(kbuild) rust-analyzer
+	+$(kbuild) rust-analyzer
 
 clean:
-	$(kbuild) clean 2>/dev/null || true
+	+$(kbuild) clean 2>/dev/null || true
 	rm -rf build
 
 # Installs what `make` built, the way kbuild installs modules (modules_install: copy, then
@@ -135,7 +136,7 @@ clean:
 # reload its rules and apply them to /dev/pathstore if it exists.
 install:
 	@test -f '$(or $(MO),.)/src/pathstore.ko' || { echo "pathstore: build the module first: make KDIR=$(KDIR)" >&2; exit 1; }
-	$(kbuild) INSTALL_MOD_PATH=$(INSTALL_MOD_PATH) modules_install
+	+$(kbuild) INSTALL_MOD_PATH=$(INSTALL_MOD_PATH) modules_install
 	install -D -m 644 udev/60-pathstore.rules '$(DESTDIR)$(UDEVRULESDIR)/60-pathstore.rules'
 	install -D -m 644 include/uapi/linux/pathstore.h '$(DESTDIR)$(INCLUDEDIR)/linux/pathstore.h'
 	install -D -m 644 packaging/modules-load.d/pathstore.conf '$(DESTDIR)$(MODULESLOADDIR)/pathstore.conf'
@@ -155,7 +156,7 @@ ifeq ($(DESTDIR),)
 endif
 
 uninstall:
-	rm -f '$(INSTALL_MOD_PATH)/lib/modules/$(shell cat '$(KDIR)/include/config/kernel.release' 2>/dev/null)/updates/pathstore.ko'
+	rm -f '$(INSTALL_MOD_PATH)/lib/modules/$(shell cat '$(KDIR)/include/config/kernel.release' 2>/dev/null)/updates/src/pathstore.ko'
 	rm -f '$(DESTDIR)$(UDEVRULESDIR)/60-pathstore.rules' '$(DESTDIR)$(INCLUDEDIR)/linux/pathstore.h' \
 		'$(DESTDIR)$(MODULESLOADDIR)/pathstore.conf'
 	@dst='$(DESTDIR)$(MODPROBEDIR)/pathstore.conf'; \

@@ -77,9 +77,9 @@ if timed "make install" make -C "$repo" --no-print-directory KDIR="$KDIR" MO="$m
 else
 	notok "make install"
 fi
-ko=$modroot/lib/modules/$rel/updates/pathstore.ko
+ko=$modroot/lib/modules/$rel/updates/src/pathstore.ko
 check "the module is installed for the running kernel ($rel)" test -f "$ko"
-check "depmod lists it" grep -q '^updates/pathstore.ko:' "$modroot/lib/modules/$rel/modules.dep"
+check "depmod lists it" grep -q '^updates/src/pathstore.ko:' "$modroot/lib/modules/$rel/modules.dep"
 check "the udev rule is in /etc/udev/rules.d" test -f /etc/udev/rules.d/60-pathstore.rules
 check "the modprobe.d file is in /etc/modprobe.d" test -f /etc/modprobe.d/pathstore.conf
 check "the modules-load.d file is in /etc/modules-load.d" test -f /etc/modules-load.d/pathstore.conf
