@@ -28,6 +28,8 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 # As in the kernel's Makefile: only a value on the command line replaces these.
 RUSTC = rustc
 BINDGEN = bindgen
+# As in kbuild's scripts/depmod.sh.
+DEPMOD ?= depmod
 
 # Flavour of the guest kernel for `run` and `vm` (test always uses debug).
 KERNEL ?= lean
@@ -162,7 +164,7 @@ uninstall:
 	@dst='$(DESTDIR)$(MODPROBEDIR)/pathstore.conf'; \
 	if [ -e "$$dst" ] && ! cmp -s packaging/modprobe.d/pathstore.conf "$$dst"; then \
 		echo "kept $$dst (edited)"; else rm -f "$$dst"; fi
-	-depmod $(if $(INSTALL_MOD_PATH),-b '$(INSTALL_MOD_PATH)') '$(shell cat '$(KDIR)/include/config/kernel.release' 2>/dev/null)'
+	-$(DEPMOD) $(if $(INSTALL_MOD_PATH),-b '$(INSTALL_MOD_PATH)') '$(shell cat '$(KDIR)/include/config/kernel.release' 2>/dev/null)'
 
 setup:
 	scripts/setup.sh
