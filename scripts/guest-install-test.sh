@@ -2,9 +2,10 @@
 # The module installed the way a real host has it, tested in the guest (busybox sh, as root):
 # `make install` (modules_install, depmod, the udev rule, the header, the modprobe.d and
 # modules-load.d files, the group), then `modprobe pathstore` reading its options from
-# /etc/modprobe.d, then udevd applying the shipped rule (group "pathstore", mode 0660) when the
-# module loads. Prints one line per check (`ok - NAME` / `not ok - NAME`) and `# STEP: N s`
-# timings; exits non-zero if a check failed.
+# /etc/modprobe.d, then udev applying the shipped rule (group "pathstore", mode 0660) when the
+# module loads (udevd; `udevadm test` of the add event when the guest kernel has no inotify for
+# udevd), then `make uninstall`. Prints one line per check (`ok - NAME` / `not ok - NAME`) and
+# `# STEP: N s` timings; exits non-zero if a check failed.
 #
 #   sh scripts/guest-install-test.sh      (in the guest: make vm KERNEL=debug CMD='sh scripts/...')
 #
@@ -14,7 +15,8 @@
 #
 # The guest's /lib is the host's read-only /usr/lib, so the module tree goes to a tmpfs
 # (make install INSTALL_MOD_PATH=/tmp/modroot, modprobe -d /tmp/modroot); /etc is the guest's
-# own, so everything else is installed where a host has it. qemu/init.sh loads the module at
+# own, so everything else is installed where a host has it (but the header: /usr is read-only
+# too, so INCLUDEDIR=/tmp/include). qemu/init.sh loads the module at
 # boot: it is unloaded first, and loaded again (defaults) at the end if it was loaded.
 set -u
 repo=${PATHSTORE_REPO:-$(cd "$(dirname "$0")/.." && pwd)}
