@@ -5,6 +5,7 @@
 #
 #   make                         build the module against KDIR (default: the running kernel)
 #   make KDIR=/path/to/build     build against any Rust-enabled kernel build tree
+#   make toolchain               only check KDIR and that rustc and bindgen are the kernel's
 #   sudo make install            install the module (modules_install), udev rule, C header and
 #                                modprobe.d / modules-load.d files; DESTDIR= for a staging tree,
 #                                MO= to install a module kbuild built in another folder
@@ -106,7 +107,7 @@ toolchain:
 	test "$$have" = "$$want" || { \
 		echo "pathstore: rustc does not match the kernel's." >&2; \
 		echo "  The kernel was built by: $$want" >&2; \
-		echo "  '$(RUSTC)' on PATH is:   $${have:-(not found)}" >&2; \
+		echo "  $(RUSTC) here is:       $${have:-(not found)}" >&2; \
 		v=$${want#rustc }; v=$${v%% *}; \
 		echo "  Install that rustc (rustup toolchain install $$v) and select it here" >&2; \
 		echo "  (rustup override set $$v), or name it: make RUSTC=/path/to/rustc" >&2; exit 1; }
@@ -115,7 +116,7 @@ toolchain:
 	test -z "$$want" || test "$$have" = "$$want" || { \
 		echo "pathstore: bindgen does not match the kernel's." >&2; \
 		echo "  The kernel was built with: $$want" >&2; \
-		echo "  '$(BINDGEN)' on PATH is:   $${have:-(not found)}" >&2; \
+		echo "  $(BINDGEN) here is:     $${have:-(not found)}" >&2; \
 		echo "  Install it with cargo install --locked bindgen-cli --version $${want#bindgen }," >&2; \
 		echo "  or name it: make BINDGEN=/path/to/bindgen" >&2; exit 1; }
 
