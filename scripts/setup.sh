@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs everything pathstore needs on a fresh Debian bookworm machine, and nothing more:
-# the kernel build toolchain (clang/LLVM 19, bindgen, rust-src), QEMU, busybox and Debian's
-# linux-source-7.2 from trixie-backports (pinned low so nothing else is upgraded from there).
+# the kernel build toolchain (clang/LLVM 19, bindgen, rust-src), QEMU, busybox, Debian's
+# linux-source-7.2 from trixie-backports (pinned low so nothing else is upgraded from there),
+# dkms (the install test builds the module with it) and udev (the guest test runs its rules on
+# /dev/pathstore; a machine that runs systemd has it already).
 #
 # Idempotent and quick when everything is present: it checks before it installs.
 set -euo pipefail
@@ -13,7 +15,7 @@ SUDO=
 
 # Packages from bookworm itself.
 BASE_PKGS=(clang-19 lld-19 llvm-19 libclang-19-dev flex bison bc libelf-dev libssl-dev cpio kmod
-	rsync busybox-static xz-utils make gcc libc6-dev python3)
+	rsync busybox-static xz-utils make gcc libc6-dev python3 dkms)
 # (suite, package) pairs that come from elsewhere, pinned low.
 BACKPORTS_PKGS=(qemu-system-x86)
 SOURCE_PKG=linux-source-7.2
@@ -50,6 +52,21 @@ if [ ${#missing[@]} -gt 0 ]; then
 		add_suite sid sid
 		$SUDO apt-get update -qq || true
 		$SUDO apt-get install -y -qq --no-install-recommends -t sid "$SOURCE_PKG" >/dev/null
+	fi
+fi
+
+# udev: at the version of the installed libudev1, so that installing it upgrades nothing else
+# (systemd and udev come from one source package and must agree).
+if ! dpkg-query -W -f='${Status}' udev 2>/dev/null | grep -q 'install ok installed'; then
+	log "installing udev (the guest install test runs its rules on /dev/pathstore)"
+	export DEBIAN_FRONTEND=noninteractive
+	udev=udev
+	libudev=$(dpkg-query -W -f='${Version}' libudev1 2>/dev/null || true)
+	[ -z "$libudev" ] || udev="udev=$libudev"
+	if ! $SUDO apt-get install -y -qq --no-install-recommends "$udev" >/dev/null 2>&1; then
+		$SUDO apt-get update -qq || log "apt-get update reported errors (continuing)"
+		$SUDO apt-get install -y -qq --no-install-recommends "$udev" >/dev/null ||
+			log "$udev is not available: the guest install test's udev checks will fail"
 	fi
 fi
 
