@@ -22,9 +22,14 @@ fn stderr(output: &Output) -> String {
     String::from_utf8(output.stderr.clone()).unwrap()
 }
 
-/// Asserts exit status 1 and exactly one line `pathstore: MESSAGE` on stderr.
-fn assert_fails(output: &Output, message: &str) {
-    assert_eq!(output.status.code(), Some(1), "{output:?}");
+/// Exit status of a failure that fits no other class (docs/cli.md, "Exit status").
+const OTHER: i32 = 1;
+/// Exit status when the device is missing or is not a pathstore device.
+const NO_STORE: i32 = 7;
+
+/// Asserts exit status `code` and exactly one line `pathstore: MESSAGE` on stderr.
+fn assert_fails(output: &Output, code: i32, message: &str) {
+    assert_eq!(output.status.code(), Some(code), "{output:?}");
     assert_eq!(stderr(output), format!("pathstore: {message}\n"));
     assert!(output.stdout.is_empty());
 }
@@ -71,10 +76,11 @@ fn usage_errors_exit_2() {
 }
 
 #[test]
-fn missing_device_is_one_line_exit_1() {
+fn missing_device_is_one_line_exit_7() {
     let output = run(&["--device", "/nonexistent/pathstore", "get", "/a"], b"");
     assert_fails(
         &output,
+        NO_STORE,
         "open /nonexistent/pathstore: No such file or directory (ENOENT)",
     );
 }
@@ -88,6 +94,7 @@ fn device_from_environment() {
         .unwrap();
     assert_fails(
         &output,
+        NO_STORE,
         "open /nonexistent/from-env: No such file or directory (ENOENT)",
     );
 }
@@ -97,7 +104,8 @@ fn other_device_fails_the_handshake() {
     let output = run(&["--device", "/dev/null", "ls", "/"], b"");
     assert_fails(
         &output,
-        "handshake /dev/null: Inappropriate ioctl for device (ENOTTY)",
+        NO_STORE,
+        "handshake /dev/null: not a pathstore device (ENOTTY)",
     );
 }
 
@@ -108,16 +116,19 @@ fn load_rejects_a_malformed_dump_before_opening_the_device() {
 
     assert_fails(
         &load("not json"),
+        OTHER,
         "stdin: expected ident at line 1 column 2",
     );
     assert_fails(
         &load(r#"{"pathstore_dump":1,"entries":[{"path":"/a","valu":"x"}]}"#),
+        OTHER,
         "stdin: unknown field `valu`, expected one of `path`, `path_base64`, `value`, \
          `value_base64` at line 1 column 50",
     );
     // A well-formed dump gets as far as opening the device.
     assert_fails(
         &load("{\"pathstore_dump\":1,\"entries\":[\n{\"path\":\"/a\",\"value_base64\":\"AP8=\"}\n]}\n"),
+        NO_STORE,
         "open /nonexistent/pathstore: No such file or directory (ENOENT)",
     );
 }
@@ -135,6 +146,7 @@ fn load_from_a_missing_file() {
     );
     assert_fails(
         &output,
+        OTHER,
         "read /nonexistent/dump.json: No such file or directory (ENOENT)",
     );
 }
