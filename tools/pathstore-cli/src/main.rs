@@ -114,7 +114,7 @@ enum Command {
         /// Print {"path","value"|"value_base64","version"} as JSON.
         #[arg(long, conflicts_with = "null")]
         json: bool,
-        /// End each value with a NUL byte (for several paths; binary-safe, e.g. for xargs -0).
+        /// End each value with a NUL byte (unambiguous with several paths, e.g. for xargs -0).
         #[arg(short = 'z', long)]
         null: bool,
         /// The node's path (or several).
@@ -181,7 +181,7 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Write a subtree as JSON to standard output, for backups and migration (see `load`).
+    /// Write a subtree as JSON to standard output, for backups and migration (see `load`)
     ///
     /// The dump is one JSON object: the format version and a flat list of entries, one per node
     /// of the subtree (the dumped node included), parents before children, one per line:
@@ -246,10 +246,9 @@ enum Command {
         /// The node's path.
         path: OsString,
     },
-    /// Apply the steps read from FILE (or standard input) all or nothing; print the version of
-    /// the changes.
+    /// Apply steps all or nothing; print the version of the changes
     ///
-    /// Steps, one per line (blank lines are skipped; VALUE is the rest of the line):
+    /// Reads the steps from FILE (or standard input). Steps, one per line (blank lines are skipped; VALUE is the rest of the line):
     ///
     ///   check PATH VERSION         the node exists at VERSION (else ENOENT, ESTALE)
     ///   absent PATH                the node does not exist (else EEXIST)
