@@ -207,9 +207,12 @@ fn run_simple(device: &Path, command: Command) -> Result<(), CliError> {
             let store = open()?;
             let (key, key_base64, names) = if recursive {
                 let mut paths = Vec::new();
-                // The first node is PATH itself.
-                for node in store.walk(path.as_bytes()).skip(1) {
-                    paths.push(node?.path);
+                for node in store.walk(path.as_bytes()) {
+                    let node = node?;
+                    // Not PATH itself (depth 0), whose failure still counts.
+                    if node.depth > 0 {
+                        paths.push(node.path);
+                    }
                 }
                 ("path", "path_base64", paths)
             } else {
