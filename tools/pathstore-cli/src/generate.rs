@@ -94,6 +94,8 @@ fn page(command: &clap::Command, top: bool) -> io::Result<(String, Vec<u8>)> {
 /// whose lines are indented (a format or an example) is kept as it is.
 fn description(command: &clap::Command) -> Roff {
     let mut roff = Roff::new();
+    // No hyphenation from here on: errno names and options must stay whole.
+    roff.control("nh", []);
     roff.control("SH", ["DESCRIPTION"]);
     let Some(about) = command.get_long_about().or_else(|| command.get_about()) else {
         return roff;
