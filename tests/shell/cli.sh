@@ -10,13 +10,15 @@
 #   tests/shell/cli.sh        pathstore from $PATH; device: $PATHSTORE_DEVICE, default /dev/pathstore
 #
 # Works in its own subtree /cli-test (removed first and at the end). Prints "ok - cli/NAME" or
-# "not ok - cli/NAME: DETAILS" per check, then "1..N", and exits 1 if any check failed. Names never
+# "not ok - cli/NAME: DETAILS" per check ($CLI_TEST_PREFIX replaces "cli", for a second run under
+# other module parameters), then "1..N", and exits 1 if any check failed. Names never
 # contain ": " (scripts/test.sh splits the details off there).
 
 export PATHSTORE_DEVICE="${PATHSTORE_DEVICE:-/dev/pathstore}"
 T=/cli-test
 nl='
 '
+prefix=${CLI_TEST_PREFIX:-cli}
 checks=0
 failed=0
 tmp=$(mktemp -d) || exit 1
@@ -24,13 +26,13 @@ trap 'rm -rf "$tmp"' EXIT
 
 pass() {
 	checks=$((checks + 1))
-	echo "ok - cli/$1"
+	echo "ok - $prefix/$1"
 }
 
 fail() {
 	checks=$((checks + 1))
 	failed=$((failed + 1))
-	echo "not ok - cli/$1${2:+: $2}"
+	echo "not ok - $prefix/$1${2:+: $2}"
 }
 
 # vis TEXT: TEXT on one line, each newline shown as \n.
