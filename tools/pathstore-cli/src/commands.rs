@@ -4,26 +4,19 @@ use std::ffi::OsStr;
 use std::fs;
 use std::io::{self, BufWriter, Read, Write};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use pathstore::dump::{self, Dump, DumpWriter, Entry, RestoreMode};
-use pathstore::{abi, sequential_path, Conditional, Pathstore, TxnOutcome, TxnStep};
+use pathstore::{abi, sequential_path, Conditional, Pathstore, TxnOutcome};
 use serde::ser::{Serialize, Serializer};
 use serde_json::{json, Value};
 
-use crate::{tree, CliError, Command, Mode};
+use crate::{exit, generate, tree, txn, CliError, Command, Mode};
 
-/// How the program exits after a command that succeeded.
-pub enum Exit {
-    /// Status 0.
-    Success,
-    /// The exit status of the command `set --ephemeral` ran.
-    Code(u8),
-}
-
-/// Runs `command` against the device at `device`.
-pub fn run(device: &Path, command: Command) -> Result<Exit, CliError> {
+/// Runs `command` against the device at `device`; returns the exit status.
+pub fn run(device: &Path, command: Command) -> Result<u8, CliError> {
     match command {
         Command::Set {
             create,
@@ -32,6 +25,7 @@ pub fn run(device: &Path, command: Command) -> Result<Exit, CliError> {
             ephemeral,
             sequential,
             stdin,
+            json,
             path,
             value,
             command,
@@ -55,87 +49,67 @@ pub fn run(device: &Path, command: Command) -> Result<Exit, CliError> {
             let done = store
                 .set_with(path.as_bytes(), &value, args)
                 .map_err(|e| stale(e, "set", &path, if_version))?;
-            if sequential {
-                let created = sequential_path(path.as_bytes(), done.sequence);
-                write_stdout(|out| {
-                    out.write_all(&created)?;
-                    out.write_all(b"\n")?;
-                    out.flush()
-                })?;
-            }
-            if !ephemeral {
-                return Ok(Exit::Success);
-            }
-            // The node lives as long as `store`'s file: hold it.
+            let node = if sequential {
+                sequential_path(path.as_bytes(), done.sequence)
+            } else {
+                path.into_vec()
+            };
             if let Some((program, args)) = command.split_first() {
+                // The node lives as long as `store`'s file: hold it while COMMAND runs. Standard
+                // output is COMMAND's; it learns the node from its environment.
                 let status = std::process::Command::new(program)
                     .args(args)
+                    .env("PATHSTORE_NODE", OsStr::from_bytes(&node))
+                    .env("PATHSTORE_VERSION", done.version.to_string())
                     .status()
                     .map_err(|source| CliError::Spawn {
                         command: program.to_string_lossy().into_owned(),
                         source,
                     })?;
                 drop(store);
-                let code = status.code().map_or(128, |c| u8::try_from(c).unwrap_or(1));
-                return Ok(if code == 0 {
-                    Exit::Success
-                } else {
-                    Exit::Code(code)
+                return Ok(match (status.code(), status.signal()) {
+                    (Some(code), _) => u8::try_from(code).unwrap_or(exit::OTHER),
+                    (None, Some(signal)) => {
+                        exit::SIGNALLED.saturating_add(u8::try_from(signal).unwrap_or(u8::MAX))
+                    }
+                    (None, None) => exit::OTHER,
                 });
             }
-            loop {
-                std::thread::park();
+            if json {
+                print_json(&JsonObject(&vec![
+                    bytes_field("path", "path_base64", node),
+                    ("version", json!(done.version)),
+                ]))?;
+            } else if sequential {
+                write_stdout(|out| {
+                    out.write_all(&node)?;
+                    out.write_all(b"\n")
+                })?;
+            } else {
+                write_stdout(|out| writeln!(out, "{}", done.version))?;
             }
+            if ephemeral {
+                // Without COMMAND, the node lives until this process is killed.
+                loop {
+                    std::thread::park();
+                }
+            }
+            Ok(0)
         }
-        command => run_simple(device, command).map(|()| Exit::Success),
-    }
-}
-
-/// Splits `text` at its first space.
-fn split_word(text: &[u8]) -> (&[u8], &[u8]) {
-    match text.iter().position(|&b| b == b' ') {
-        Some(i) => (&text[..i], &text[i + 1..]),
-        None => (text, &[]),
-    }
-}
-
-/// Parses one line of `pathstore txn`.
-fn txn_step(line: &[u8]) -> Result<TxnStep<'_>, String> {
-    let mut words = line.splitn(2, |&b| b == b' ');
-    let verb = words.next().unwrap_or_default();
-    let rest = words.next().unwrap_or_default();
-    let version = |text: &[u8]| -> Result<u64, String> {
-        std::str::from_utf8(text)
-            .ok()
-            .and_then(|t| t.trim().parse().ok())
-            .ok_or_else(|| format!("{:?} is not a version", String::from_utf8_lossy(text)))
-    };
-    let (recursive, rest) = match rest.strip_prefix(b"-r ") {
-        Some(rest) if verb.starts_with(b"rm") => (true, rest),
-        _ => (false, rest),
-    };
-    let (path, tail) = split_word(rest);
-    if path.is_empty() {
-        return Err("a path is missing".into());
-    }
-    Ok(match verb {
-        b"check" => TxnStep::check_version(path, version(tail)?),
-        b"absent" if tail.is_empty() => TxnStep::check_absent(path),
-        b"set" => TxnStep::set(path, tail),
-        b"create" => TxnStep::create(path, tail),
-        b"set-if" => {
-            let (v, value) = split_word(tail);
-            TxnStep::set_if_version(path, value, version(v)?)
+        Command::Completions { shell } => {
+            write_stdout(|out| {
+                generate::completions(shell, out);
+                Ok(())
+            })?;
+            Ok(0)
         }
-        b"rm" if tail.is_empty() => TxnStep::delete(path, recursive, None),
-        b"rm-if" => TxnStep::delete(path, recursive, Some(version(tail)?)),
-        _ => {
-            return Err(format!(
-                "unknown step {:?}",
-                String::from_utf8_lossy(line).into_owned()
-            ))
+        Command::Man { dir } => {
+            let mut out = BufWriter::new(io::stdout().lock());
+            generate::man(dir.as_deref(), &mut out)?;
+            Ok(0)
         }
-    })
+        command => run_simple(device, command).map(|()| 0),
+    }
 }
 
 /// `ESTALE` from a conditional call, with the node's current version, as a [`CliError`].
@@ -155,7 +129,11 @@ fn stale(err: pathstore::Error, op: &'static str, path: &OsStr, expected: Option
 fn run_simple(device: &Path, command: Command) -> Result<(), CliError> {
     let open = || Pathstore::open_path(device);
     match command {
-        Command::Get { json, mut paths } if paths.len() == 1 => {
+        Command::Get {
+            json,
+            null,
+            mut paths,
+        } if paths.len() == 1 => {
             let path = paths.pop().expect("one path");
             let (value, version) = open()?.get_with_version(path.as_bytes())?;
             if json {
@@ -165,10 +143,13 @@ fn run_simple(device: &Path, command: Command) -> Result<(), CliError> {
                 };
                 print_json(&GetJson { entry, version })
             } else {
-                write_stdout(|out| out.write_all(&value))
+                write_stdout(|out| {
+                    out.write_all(&value)?;
+                    out.write_all(if null { b"\0" } else { b"" })
+                })
             }
         }
-        Command::Get { json, paths } => {
+        Command::Get { json, null, paths } => {
             let keys: Vec<&[u8]> = paths.iter().map(|p| p.as_bytes()).collect();
             let mut entries = Vec::with_capacity(paths.len());
             for (path, result) in paths.iter().zip(open()?.get_batch(&keys)?) {
@@ -187,7 +168,7 @@ fn run_simple(device: &Path, command: Command) -> Result<(), CliError> {
                 write_stdout(|out| {
                     entries.iter().try_for_each(|e| {
                         out.write_all(e.entry.value.as_deref().unwrap_or_default())?;
-                        out.write_all(b"\n")
+                        out.write_all(if null { b"\0" } else { b"\n" })
                     })
                 })
             }
@@ -217,37 +198,67 @@ fn run_simple(device: &Path, command: Command) -> Result<(), CliError> {
             }
             Ok(())
         }
-        Command::Ls { json, path } => {
-            let names = open()?.list(path.as_bytes())?;
+        Command::Ls {
+            recursive,
+            json,
+            null,
+            path,
+        } => {
+            let store = open()?;
+            let (key, key_base64, names) = if recursive {
+                let mut paths = Vec::new();
+                for node in store.walk(path.as_bytes()) {
+                    let node = node?;
+                    // Not PATH itself (depth 0), whose failure still counts.
+                    if node.depth > 0 {
+                        paths.push(node.path);
+                    }
+                }
+                ("path", "path_base64", paths)
+            } else {
+                ("name", "name_base64", store.list(path.as_bytes())?)
+            };
             if json {
                 let names = names
                     .into_iter()
-                    .map(|n| vec![bytes_field("name", "name_base64", n)])
+                    .map(|n| vec![bytes_field(key, key_base64, n)])
                     .collect();
                 print_json(&FieldsList(names))
             } else {
                 write_stdout(|out| {
                     names.iter().try_for_each(|name| {
                         out.write_all(name)?;
-                        out.write_all(b"\n")
+                        out.write_all(if null { b"\0" } else { b"\n" })
                     })
                 })
             }
         }
-        Command::Tree { path } => {
+        Command::Tree { json, path } => {
             let store = open()?;
             let mut out = BufWriter::new(io::stdout().lock());
-            tree::render(store.walk(path.as_bytes()), &mut out)?;
+            if json {
+                tree::render_json(store.walk(path.as_bytes()), &mut out)?;
+            } else {
+                tree::render(store.walk(path.as_bytes()), &mut out)?;
+            }
             out.flush().map_err(CliError::io("write stdout"))
         }
         Command::Stat { json, path } => {
             let stat = open()?.stat(path.as_bytes())?;
+            // Raw nanoseconds in JSON; UTC times for people.
+            let time = |key: &'static str, key_ns: &'static str, ns: u64| {
+                if json {
+                    (key_ns, json!(ns))
+                } else {
+                    (key, json!(format_time(ns)))
+                }
+            };
             let fields = vec![
                 bytes_field("path", "path_base64", path.into_vec()),
                 ("version", json!(stat.version)),
                 ("child_version", json!(stat.child_version)),
-                ("ctime_ns", json!(stat.ctime_ns)),
-                ("mtime_ns", json!(stat.mtime_ns)),
+                time("ctime", "ctime_ns", stat.ctime_ns),
+                time("mtime", "mtime_ns", stat.mtime_ns),
                 ("num_children", json!(stat.num_children)),
                 ("value_len", json!(stat.value_len)),
                 ("has_value", json!(stat.flags & abi::STAT_HAS_VALUE != 0)),
@@ -299,7 +310,9 @@ fn run_simple(device: &Path, command: Command) -> Result<(), CliError> {
             dump::restore(&open()?, &dump.entries, mode)?;
             Ok(())
         }
-        Command::Set { .. } => unreachable!("set is run by `run`"),
+        Command::Set { .. } | Command::Completions { .. } | Command::Man { .. } => {
+            unreachable!("run by `run`")
+        }
         Command::Watch {
             recursive,
             after,
@@ -313,13 +326,12 @@ fn run_simple(device: &Path, command: Command) -> Result<(), CliError> {
                 Some(after) => after,
                 None => store.store_stats()?.sequence,
             };
-            let timeout = timeout.map(Duration::from_millis);
             let mut seen = 0;
             while count.is_none_or(|count| seen < count) {
                 let Some(event) = store.watch(path.as_bytes(), recursive, after, timeout)? else {
                     return Err(CliError::Timeout {
                         path: path.to_string_lossy().into_owned(),
-                        ms: timeout.map_or(0, |t| t.as_millis() as u64),
+                        timeout: timeout.unwrap_or(Duration::ZERO),
                     });
                 };
                 after = event.version;
@@ -344,20 +356,13 @@ fn run_simple(device: &Path, command: Command) -> Result<(), CliError> {
         }
         Command::Txn { json, file } => {
             let input = read_input(&file)?;
-            let mut steps = Vec::new();
-            let mut lines = Vec::new();
-            for (number, line) in input.split(|&b| b == b'\n').enumerate() {
-                if line.iter().all(u8::is_ascii_whitespace) {
-                    continue;
-                }
-                let step = txn_step(line).map_err(|message| CliError::TxnSyntax {
-                    line: number + 1,
-                    message,
-                })?;
-                steps.push(step);
-                lines.push(number + 1);
-            }
-            match open()?.txn(&steps)? {
+            let steps = if json {
+                txn::parse_json(&input, &input_name(&file))?
+            } else {
+                txn::parse_text(&input)?
+            };
+            let ops: Vec<_> = steps.iter().map(txn::Step::as_txn).collect();
+            match open()?.txn(&ops)? {
                 TxnOutcome::Committed(version) => {
                     if json {
                         print_json(&JsonObject(&vec![("version", json!(version))]))
@@ -371,7 +376,7 @@ fn run_simple(device: &Path, command: Command) -> Result<(), CliError> {
                     current,
                 } => Err(CliError::TxnFailed {
                     step: index + 1,
-                    line: lines[index],
+                    line: steps[index].line,
                     errno,
                     current,
                 }),
@@ -388,10 +393,15 @@ fn run_simple(device: &Path, command: Command) -> Result<(), CliError> {
             print_fields(&fields, json)
         }
         Command::Version { json } => {
+            let cli_version = env!("CARGO_PKG_VERSION");
+            let cli_abi = abi::ABI_VERSION;
+            if !json {
+                // This program's line even when the module cannot be reached.
+                write_stdout(|out| writeln!(out, "pathstore {cli_version} (ABI {cli_abi})"))?;
+            }
             let module = open()?.version()?;
             let v = module.module_version;
             let module_version = format!("{}.{}.{}", v >> 16, (v >> 8) & 0xff, v & 0xff);
-            let cli_version = env!("CARGO_PKG_VERSION");
             if json {
                 let fields = vec![
                     ("cli_version", json!(cli_version)),
@@ -401,11 +411,8 @@ fn run_simple(device: &Path, command: Command) -> Result<(), CliError> {
                 ];
                 print_json(&JsonObject(&fields))
             } else {
-                let (cli_abi, module_abi) = (abi::ABI_VERSION, module.abi_version);
-                write_stdout(|out| {
-                    writeln!(out, "pathstore {cli_version} (ABI {cli_abi})")?;
-                    writeln!(out, "module {module_version} (ABI {module_abi})")
-                })
+                let module_abi = module.abi_version;
+                write_stdout(|out| writeln!(out, "module {module_version} (ABI {module_abi})"))
             }
         }
     }
@@ -479,6 +486,12 @@ fn write_stdout(f: impl FnOnce(&mut dyn Write) -> io::Result<()>) -> Result<(), 
         .map_err(CliError::io("write stdout"))
 }
 
+/// A time in nanoseconds since the epoch as UTC in RFC 3339: `2026-12-01T01:02:03.000000004Z`.
+fn format_time(ns: u64) -> String {
+    let time = SystemTime::UNIX_EPOCH + Duration::from_nanos(ns);
+    humantime::format_rfc3339_nanos(time).to_string()
+}
+
 /// Reads all of `file`, or of standard input for `-`.
 fn read_input(file: &Path) -> Result<Vec<u8>, CliError> {
     let what = format!("read {}", input_name(file));
@@ -537,6 +550,15 @@ mod tests {
         };
         let json = serde_json::to_string(&GetJson { entry, version: 7 }).unwrap();
         assert_eq!(json, r#"{"path":"/a","value_base64":"AP8=","version":7}"#);
+    }
+
+    #[test]
+    fn times_are_utc() {
+        assert_eq!(format_time(0), "1970-01-01T00:00:00.000000000Z");
+        assert_eq!(
+            format_time(1_796_000_000_123_456_789),
+            "2026-11-30T00:53:20.123456789Z"
+        );
     }
 
     #[test]

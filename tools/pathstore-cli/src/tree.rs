@@ -11,10 +11,15 @@
 //! A value is shown quoted (with Rust's escapes) when it is UTF-8 of at most
 //! [`MAX_SHOWN_CHARS`] characters, otherwise only its length is; a node without a value shows
 //! nothing.
+//!
+//! `pathstore tree --json` prints the same subtree as one nested JSON object instead
+//! ([`render_json`]).
 
 use std::io::Write;
 
+use pathstore::dump::encode_bytes;
 use pathstore::Node;
+use serde_json::Value;
 
 use crate::CliError;
 
@@ -57,6 +62,68 @@ pub fn render(
     Ok(())
 }
 
+/// Writes the nodes of a walk (pre-order, with depths) to `out` as one line of nested JSON:
+/// `{"path":"/svc","children":[{"name":"api","value":"x","children":[]}]}`. The root has
+/// `path`, the others `name`; a node with a value has `value`; every node has `children`.
+/// Byte strings that are not UTF-8 appear as `path_base64`, `name_base64`, `value_base64`.
+///
+/// Streams: memory grows with the depth of the tree, not its size.
+pub fn render_json(
+    nodes: impl IntoIterator<Item = pathstore::Result<Node>>,
+    out: &mut impl Write,
+) -> Result<(), CliError> {
+    let write = |out: &mut dyn Write, text: &[u8]| -> Result<(), CliError> {
+        out.write_all(text).map_err(CliError::io("write stdout"))
+    };
+    // For each node on the way to the current one: whether its `children` array was opened.
+    let mut open: Vec<bool> = Vec::new();
+    for node in nodes {
+        let node = node?;
+        close_to(&mut open, node.depth, out)?;
+        if let Some(parent) = open.last_mut() {
+            write(out, if *parent { b"," } else { b",\"children\":[" })?;
+            *parent = true;
+        }
+        let (key, name) = if node.depth == 0 {
+            ("path", node.path.clone())
+        } else {
+            ("name", node.name().to_vec())
+        };
+        write(out, b"{")?;
+        write(out, &json_bytes_field(key, name))?;
+        if let Some(value) = node.value {
+            write(out, b",")?;
+            write(out, &json_bytes_field("value", value))?;
+        }
+        open.push(false);
+    }
+    close_to(&mut open, 0, out)?;
+    write(out, b"\n")
+}
+
+/// Closes the JSON objects of `open` down to `depth` of them.
+fn close_to(open: &mut Vec<bool>, depth: usize, out: &mut impl Write) -> Result<(), CliError> {
+    while open.len() > depth {
+        let had_children = open.pop().unwrap_or_default();
+        out.write_all(if had_children {
+            b"]}"
+        } else {
+            b",\"children\":[]}"
+        })
+        .map_err(CliError::io("write stdout"))?;
+    }
+    Ok(())
+}
+
+/// `"key":"text"` when `bytes` are UTF-8, else `"key_base64":"..."`.
+fn json_bytes_field(key: &str, bytes: Vec<u8>) -> Vec<u8> {
+    let (key, value) = match encode_bytes(bytes) {
+        (Some(text), _) => (key.to_owned(), text),
+        (None, base64) => (format!("{key}_base64"), base64.unwrap_or_default()),
+    };
+    format!("{}:{}", Value::String(key), Value::String(value)).into_bytes()
+}
+
 /// What follows a node's name: ` = "value"`, ` (N bytes)` or nothing.
 fn describe(value: Option<&[u8]>) -> String {
     match value.map(std::str::from_utf8) {
@@ -79,6 +146,35 @@ mod tests {
             last,
             value: value.map(<[u8]>::to_vec),
         }
+    }
+
+    #[test]
+    fn json_nests_the_children() {
+        let nodes = [
+            node("/s", 0, true, None),
+            node("/s/a", 1, false, Some(b"x")),
+            node("/s/a/b", 2, false, None),
+            node("/s/a/b/c", 3, true, Some(b"")),
+            node("/s/a/d", 2, true, Some(&[0xff, 0])),
+            node("/s/e\"", 1, true, Some(b"q\n")),
+        ];
+        let mut out = Vec::new();
+        render_json(nodes.into_iter().map(Ok), &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let expected = r#"{"path":"/s","children":[{"name":"a","value":"x","children":[{"name":"b","children":[{"name":"c","value":"","children":[]}]},{"name":"d","value_base64":"/wA=","children":[]}]},{"name":"e\"","value":"q\n","children":[]}]}"#;
+        assert_eq!(text, format!("{expected}\n"));
+        let parsed: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(
+            parsed["children"][0]["children"][0]["children"][0]["name"],
+            "c"
+        );
+    }
+
+    #[test]
+    fn json_of_a_single_node() {
+        let mut out = Vec::new();
+        render_json([Ok(node("/", 0, true, Some(b"v")))], &mut out).unwrap();
+        assert_eq!(out, b"{\"path\":\"/\",\"value\":\"v\",\"children\":[]}\n");
     }
 
     #[test]

@@ -783,7 +783,7 @@ mod tests {
         assert_eq!(err.errno(), Errno::NOTTY);
         assert_eq!(
             err.to_string(),
-            "handshake /dev/null: Inappropriate ioctl for device (ENOTTY)"
+            "handshake /dev/null: not a pathstore device (ENOTTY)"
         );
     }
 

@@ -92,8 +92,10 @@ pub fn encode_bytes(bytes: Vec<u8>) -> (Option<String>, Option<String>) {
     }
 }
 
-/// Decodes the pair of fields `name` / `name_base64`: at most one may be present.
-fn decode_bytes(
+/// Decodes the pair of fields `name` / `name_base64` (the text, or the bytes in standard base64
+/// with padding): at most one may be present; `None` when neither is. The error names the
+/// fields, e.g. ``both `value` and `value_base64` given``.
+pub fn decode_bytes(
     name: &str,
     text: Option<String>,
     base64: Option<String>,

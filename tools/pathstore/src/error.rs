@@ -77,16 +77,19 @@ impl fmt::Display for Op {
 /// let store = Pathstore::open()?;
 /// let err = store.get("/missing").unwrap_err();
 /// assert_eq!(err.errno(), Errno::NOENT);
-/// assert_eq!(err.to_string(), "get /missing: No such file or directory (ENOENT)");
+/// assert_eq!(err.to_string(), "get /missing: no such node (ENOENT)");
+/// assert_eq!(err.class(), pathstore::ErrorClass::NotFound);
 /// # Ok(())
 /// # }
 /// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// A system call failed. Displays as `OP PATH: MESSAGE (ENAME)`, e.g.
-    /// `get /a/b: No such file or directory (ENOENT)`; without a path as `OP: MESSAGE (ENAME)`.
-    #[error("{op}{}: {}", PathSuffix(.path.as_deref()), ErrnoDisplay(*.errno))]
+    /// A system call failed. Displays as `OP PATH: MESSAGE (ENAME)`, the message in the store's
+    /// terms ([`store_message`]), e.g. `get /a/b: no such node (ENOENT)`; without a path as
+    /// `OP: MESSAGE (ENAME)`. Errors of opening the device keep the system's text:
+    /// `open /dev/pathstore: No such file or directory (ENOENT)`.
+    #[error("{op}{}: {}", PathSuffix(.path.as_deref()), OpErrno(Some(*.op), *.errno))]
     Os {
         /// What was being done.
         op: Op,
@@ -152,6 +155,14 @@ impl Error {
         }
     }
 
+    /// What kind of failure this is ([`ErrorClass::of`] its operation and errno).
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            Error::Os { op, errno, .. } => ErrorClass::of(*op, *errno),
+            Error::AbiMismatch { .. } => ErrorClass::Unavailable,
+        }
+    }
+
     /// The operation that failed.
     pub fn op(&self) -> Op {
         match self {
@@ -193,21 +204,144 @@ impl fmt::Display for PathSuffix<'_> {
     }
 }
 
-/// Displays an [`Errno`] as `MESSAGE (ENAME)`, e.g. `No such file or directory (ENOENT)`, or as
+/// What an error number means for a store operation, in the store's terms (`"no such node"`
+/// rather than `"No such file or directory"`), or `None` for an error number the store does not
+/// give a meaning of its own (its C library text is used then).
+///
+/// `op` refines some messages: `E2BIG` is a value too long for a set but too many steps for a
+/// transaction. [`Op::Open`] has no store terms: opening the device is opening a file.
+pub fn store_message(op: Option<Op>, errno: Errno) -> Option<&'static str> {
+    if op == Some(Op::Open) {
+        return None;
+    }
+    Some(match errno {
+        Errno::NOENT => "no such node",
+        Errno::NODATA => "node has no value",
+        Errno::EXIST => "node exists",
+        Errno::STALE => "version mismatch",
+        Errno::NOTEMPTY => "node has children",
+        Errno::NOTDIR => "parent is ephemeral",
+        Errno::ACCESS => "permission denied",
+        Errno::PERM => match op {
+            Some(Op::Check) => "needs CAP_SYS_ADMIN",
+            Some(Op::Set | Op::Create) => "only the node's owner may change its mode",
+            _ => "operation not permitted",
+        },
+        Errno::DQUOT => "quota exceeded",
+        Errno::NOSPC => "store full",
+        Errno::TOOBIG => match op {
+            Some(Op::Txn) => "too many steps",
+            Some(Op::GetBatch) => "too many paths",
+            _ => "value too long",
+        },
+        Errno::NAMETOOLONG => "path or name too long",
+        Errno::INVAL => match op {
+            Some(Op::Txn) => "invalid step",
+            _ => "invalid path or argument",
+        },
+        Errno::OVERFLOW => "sequence counter exhausted",
+        Errno::RANGE => "buffer too small",
+        Errno::TIMEDOUT => "timed out",
+        Errno::INTR => "interrupted",
+        Errno::UCLEAN => "store is inconsistent",
+        Errno::NOMEM => "out of memory",
+        Errno::FAULT => "bad address",
+        Errno::NOTTY => match op {
+            Some(Op::Handshake) => "not a pathstore device",
+            _ => "unknown request",
+        },
+        Errno::PROTO => "unexpected reply from the module",
+        _ => return None,
+    })
+}
+
+/// Displays an [`Errno`] of a store operation as `MESSAGE (ENAME)`, the message in the store's
+/// terms ([`store_message`]), e.g. `no such node (ENOENT)`, `version mismatch (ESTALE)`; as
 /// `MESSAGE (errno N)` when the name is unknown.
+///
+/// For errors of ordinary files, [`OsErrnoDisplay`] keeps the C library's text.
 #[derive(Clone, Copy, Debug)]
 pub struct ErrnoDisplay(pub Errno);
 
 impl fmt::Display for ErrnoDisplay {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let code = self.0.raw_os_error();
-        let message = std::io::Error::from_raw_os_error(code).to_string();
-        // std formats OS errors as "MESSAGE (os error N)".
-        let suffix = format!(" (os error {code})");
-        let message = message.strip_suffix(&suffix).unwrap_or(&message);
-        match errno_name(self.0) {
-            Some(name) => write!(f, "{message} ({name})"),
-            None => write!(f, "{message} (errno {code})"),
+        OpErrno(None, self.0).fmt(f)
+    }
+}
+
+/// Displays an [`Errno`] as the C library's text and the name, e.g.
+/// `No such file or directory (ENOENT)`: for errors of files (the device's `open`, a dump file),
+/// where the file-system text is the right one.
+#[derive(Clone, Copy, Debug)]
+pub struct OsErrnoDisplay(pub Errno);
+
+impl fmt::Display for OsErrnoDisplay {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        OpErrno(Some(Op::Open), self.0).fmt(f)
+    }
+}
+
+/// Displays the errno of operation `op` (if known) as `MESSAGE (ENAME)`.
+struct OpErrno(Option<Op>, Errno);
+
+impl fmt::Display for OpErrno {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let OpErrno(op, errno) = *self;
+        let code = errno.raw_os_error();
+        match store_message(op, errno) {
+            Some(message) => f.write_str(message)?,
+            None => {
+                let message = std::io::Error::from_raw_os_error(code).to_string();
+                // std formats OS errors as "MESSAGE (os error N)".
+                let suffix = format!(" (os error {code})");
+                f.write_str(message.strip_suffix(&suffix).unwrap_or(&message))?;
+            }
+        }
+        match errno_name(errno) {
+            Some(name) => write!(f, " ({name})"),
+            None => write!(f, " (errno {code})"),
+        }
+    }
+}
+
+/// What kind of failure an error is, for callers that react by kind (the CLI's exit status).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorClass {
+    /// No such node (`ENOENT`), or a node without a value (`ENODATA`).
+    NotFound,
+    /// The store is not in the state the operation requires: another version (`ESTALE`), the
+    /// node exists (`EEXIST`), it has children (`ENOTEMPTY`), its parent is ephemeral
+    /// (`ENOTDIR`).
+    ConditionFailed,
+    /// Not allowed, or over a limit: no right to the node (`EACCES`), not its owner or no
+    /// `CAP_SYS_ADMIN` (`EPERM`), the owner's quota (`EDQUOT`), the store's limits (`ENOSPC`);
+    /// also no permission to open the device.
+    Denied,
+    /// A watch saw no change in time (`ETIMEDOUT`).
+    Timeout,
+    /// The store cannot be used: the device does not open (missing, no module: `ENOENT`,
+    /// `ENODEV`, `ENXIO`, ...), is not a pathstore device (the handshake fails, e.g. `ENOTTY`),
+    /// or the module speaks another ABI version ([`Error::AbiMismatch`], `EPROTO`).
+    Unavailable,
+    /// Anything else: invalid paths or arguments (`EINVAL`, `ENAMETOOLONG`, `E2BIG`),
+    /// `EOVERFLOW`, `ENOMEM`, `EFAULT`, `EINTR`, `EUCLEAN`, `EPROTO`, ...
+    Other,
+}
+
+impl ErrorClass {
+    /// The class of `errno` from operation `op`.
+    pub fn of(op: Op, errno: Errno) -> Self {
+        match (op, errno) {
+            (Op::Open, Errno::ACCESS | Errno::PERM) => ErrorClass::Denied,
+            (Op::Open | Op::Handshake, _) => ErrorClass::Unavailable,
+            (_, Errno::NOENT | Errno::NODATA) => ErrorClass::NotFound,
+            (_, Errno::STALE | Errno::EXIST | Errno::NOTEMPTY | Errno::NOTDIR) => {
+                ErrorClass::ConditionFailed
+            }
+            (_, Errno::ACCESS | Errno::PERM | Errno::DQUOT | Errno::NOSPC) => ErrorClass::Denied,
+            (_, Errno::TIMEDOUT) => ErrorClass::Timeout,
+            _ => ErrorClass::Other,
         }
     }
 }
@@ -262,10 +396,7 @@ mod tests {
     #[test]
     fn display_with_path() {
         let err = Error::os(Op::Get, Some(b"/a/b"), Errno::NOENT);
-        assert_eq!(
-            err.to_string(),
-            "get /a/b: No such file or directory (ENOENT)"
-        );
+        assert_eq!(err.to_string(), "get /a/b: no such node (ENOENT)");
         assert_eq!(err.errno(), Errno::NOENT);
         assert_eq!(err.op(), Op::Get);
         assert_eq!(err.path(), Some(&b"/a/b"[..]));
@@ -274,13 +405,119 @@ mod tests {
     #[test]
     fn display_without_path() {
         let err = Error::os(Op::StoreStats, None, Errno::FAULT);
-        assert_eq!(err.to_string(), "stats: Bad address (EFAULT)");
+        assert_eq!(err.to_string(), "stats: bad address (EFAULT)");
     }
 
     #[test]
     fn display_unknown_errno() {
         let text = ErrnoDisplay(Errno::from_raw_os_error(4000)).to_string();
         assert!(text.ends_with(" (errno 4000)"), "{text}");
+    }
+
+    #[test]
+    fn messages_are_in_the_stores_terms() {
+        let cases = [
+            (Op::Set, Errno::STALE, "version mismatch (ESTALE)"),
+            (Op::Set, Errno::DQUOT, "quota exceeded (EDQUOT)"),
+            (Op::Create, Errno::NOTDIR, "parent is ephemeral (ENOTDIR)"),
+            (Op::Create, Errno::EXIST, "node exists (EEXIST)"),
+            (Op::Get, Errno::NODATA, "node has no value (ENODATA)"),
+            (Op::Delete, Errno::NOTEMPTY, "node has children (ENOTEMPTY)"),
+            (Op::Set, Errno::TOOBIG, "value too long (E2BIG)"),
+            (Op::Txn, Errno::TOOBIG, "too many steps (E2BIG)"),
+            (Op::Check, Errno::PERM, "needs CAP_SYS_ADMIN (EPERM)"),
+            (
+                Op::Handshake,
+                Errno::NOTTY,
+                "not a pathstore device (ENOTTY)",
+            ),
+        ];
+        for (op, errno, text) in cases {
+            let err = Error::os(op, Some(b"/p"), errno);
+            assert_eq!(err.to_string(), format!("{op} /p: {text}"));
+        }
+        assert_eq!(
+            ErrnoDisplay(Errno::STALE).to_string(),
+            "version mismatch (ESTALE)"
+        );
+    }
+
+    #[test]
+    fn every_named_errno_but_file_ones_has_a_store_message() {
+        // The errnos a pathstore operation can give (docs/semantics.md) all read in the store's
+        // terms; the rest are errors of files, which keep the C library's text.
+        let file_only = [
+            Errno::IO,
+            Errno::NXIO,
+            Errno::BADF,
+            Errno::AGAIN,
+            Errno::BUSY,
+            Errno::NODEV,
+            Errno::ISDIR,
+            Errno::MFILE,
+            Errno::ROFS,
+            Errno::NOSYS,
+            Errno::OPNOTSUPP,
+        ];
+        for raw in 1..200 {
+            let errno = Errno::from_raw_os_error(raw);
+            let Some(name) = errno_name(errno) else {
+                continue;
+            };
+            assert_eq!(
+                store_message(Some(Op::Get), errno).is_some(),
+                !file_only.contains(&errno),
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
+    fn opening_the_device_keeps_the_system_text() {
+        let err = Error::os(Op::Open, Some(b"/dev/pathstore"), Errno::NOENT);
+        assert_eq!(
+            err.to_string(),
+            "open /dev/pathstore: No such file or directory (ENOENT)"
+        );
+        assert_eq!(
+            OsErrnoDisplay(Errno::ACCESS).to_string(),
+            "Permission denied (EACCES)"
+        );
+    }
+
+    #[test]
+    fn classes() {
+        use ErrorClass::*;
+        let cases = [
+            (Op::Get, Errno::NOENT, NotFound),
+            (Op::Get, Errno::NODATA, NotFound),
+            (Op::Set, Errno::STALE, ConditionFailed),
+            (Op::Create, Errno::EXIST, ConditionFailed),
+            (Op::Delete, Errno::NOTEMPTY, ConditionFailed),
+            (Op::Create, Errno::NOTDIR, ConditionFailed),
+            (Op::Set, Errno::ACCESS, Denied),
+            (Op::Set, Errno::PERM, Denied),
+            (Op::Set, Errno::DQUOT, Denied),
+            (Op::Set, Errno::NOSPC, Denied),
+            (Op::Watch, Errno::TIMEDOUT, Timeout),
+            (Op::Open, Errno::NOENT, Unavailable),
+            (Op::Open, Errno::NODEV, Unavailable),
+            (Op::Open, Errno::ACCESS, Denied),
+            (Op::Handshake, Errno::NOTTY, Unavailable),
+            (Op::Set, Errno::INVAL, Other),
+            (Op::Set, Errno::TOOBIG, Other),
+            (Op::Get, Errno::NOMEM, Other),
+            (Op::Check, Errno::UCLEAN, Other),
+        ];
+        for (op, errno, class) in cases {
+            assert_eq!(Error::os(op, None, errno).class(), class, "{op} {errno:?}");
+        }
+        let mismatch = Error::AbiMismatch {
+            device: "/dev/pathstore".into(),
+            found: 2,
+            expected: 1,
+        };
+        assert_eq!(mismatch.class(), Unavailable);
     }
 
     #[test]

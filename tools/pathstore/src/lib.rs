@@ -30,7 +30,9 @@ pub use client::{
     sequential_path, user_addr, user_addr_mut, Conditional, EventKind, GetResult, ListPage,
     Pathstore, TxnOutcome, TxnStep, WatchEvent, DEFAULT_DEVICE,
 };
-pub use error::{errno_name, ErrnoDisplay, Error, Op, Result};
+pub use error::{
+    errno_name, store_message, ErrnoDisplay, Error, ErrorClass, Op, OsErrnoDisplay, Result,
+};
 pub use walk::{Node, Walk};
 
 /// The ioctl ABI: numbers, flags and structures (the crate `pathstore-abi`).
