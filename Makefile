@@ -45,6 +45,13 @@ SYSCONFDIR ?= /etc
 UDEVRULESDIR ?= $(SYSCONFDIR)/udev/rules.d
 MODPROBEDIR ?= $(SYSCONFDIR)/modprobe.d
 MODULESLOADDIR ?= $(SYSCONFDIR)/modules-load.d
+BINDIR ?= $(PREFIX)/bin
+MANDIR ?= $(PREFIX)/share/man
+DATADIR ?= $(PREFIX)/share
+# The CLI, when it has been built (cd tools && cargo build --release -p pathstore-cli).
+CLI := tools/target/release/pathstore
+CLI_FILES = $(BINDIR)/pathstore $(DATADIR)/bash-completion/completions/pathstore \
+	$(DATADIR)/zsh/vendor-completions/_pathstore $(DATADIR)/fish/vendor_completions.d/pathstore.fish
 
 # $(call kconfig,NAME): the value of CONFIG_NAME in KDIR/.config, without quotes; empty if unset.
 kconfig = $(shell sed -n '/^CONFIG_$(1)=/{s///;s/^"\(.*\)"$$/\1/;p;}' '$(KDIR)/.config' 2>/dev/null)
@@ -143,6 +150,19 @@ install:
 	install -D -m 644 udev/60-pathstore.rules '$(DESTDIR)$(UDEVRULESDIR)/60-pathstore.rules'
 	install -D -m 644 include/uapi/linux/pathstore.h '$(DESTDIR)$(INCLUDEDIR)/linux/pathstore.h'
 	install -D -m 644 packaging/modules-load.d/pathstore.conf '$(DESTDIR)$(MODULESLOADDIR)/pathstore.conf'
+	@if [ -x '$(CLI)' ]; then \
+		set -e; \
+		echo "install the CLI, its shell completions and man pages under $(DESTDIR)$(PREFIX)"; \
+		install -D -m 755 '$(CLI)' '$(DESTDIR)$(BINDIR)/pathstore'; \
+		mkdir -p '$(DESTDIR)$(DATADIR)/bash-completion/completions' '$(DESTDIR)$(DATADIR)/zsh/vendor-completions' \
+			'$(DESTDIR)$(DATADIR)/fish/vendor_completions.d' '$(DESTDIR)$(MANDIR)/man1'; \
+		'$(CLI)' completions bash >'$(DESTDIR)$(DATADIR)/bash-completion/completions/pathstore'; \
+		'$(CLI)' completions zsh >'$(DESTDIR)$(DATADIR)/zsh/vendor-completions/_pathstore'; \
+		'$(CLI)' completions fish >'$(DESTDIR)$(DATADIR)/fish/vendor_completions.d/pathstore.fish'; \
+		'$(CLI)' man --dir '$(DESTDIR)$(MANDIR)/man1'; \
+	else \
+		echo "the CLI is not built, so not installed: cd tools && cargo build --release -p pathstore-cli"; \
+	fi
 	@dst='$(DESTDIR)$(MODPROBEDIR)/pathstore.conf'; \
 	if [ -e "$$dst" ] && ! cmp -s packaging/modprobe.d/pathstore.conf "$$dst"; then \
 		echo "kept $$dst (edited); the shipped one is packaging/modprobe.d/pathstore.conf"; \
@@ -161,7 +181,8 @@ endif
 uninstall:
 	rm -f '$(INSTALL_MOD_PATH)/lib/modules/$(shell cat '$(KDIR)/include/config/kernel.release' 2>/dev/null)/updates/src/pathstore.ko'
 	rm -f '$(DESTDIR)$(UDEVRULESDIR)/60-pathstore.rules' '$(DESTDIR)$(INCLUDEDIR)/linux/pathstore.h' \
-		'$(DESTDIR)$(MODULESLOADDIR)/pathstore.conf'
+		'$(DESTDIR)$(MODULESLOADDIR)/pathstore.conf' $(foreach f,$(CLI_FILES),'$(DESTDIR)$(f)') \
+		'$(DESTDIR)$(MANDIR)'/man1/pathstore.1 '$(DESTDIR)$(MANDIR)'/man1/pathstore-*.1
 	@dst='$(DESTDIR)$(MODPROBEDIR)/pathstore.conf'; \
 	if [ -e "$$dst" ] && ! cmp -s packaging/modprobe.d/pathstore.conf "$$dst"; then \
 		echo "kept $$dst (edited)"; else rm -f "$$dst"; fi

@@ -149,6 +149,18 @@ else
 	check "the modules-load.d file is in etc/modules-load.d/" \
 		cmp -s "$stage/etc/modules-load.d/pathstore.conf" packaging/modules-load.d/pathstore.conf
 	check "modules-load.d names the module" grep -qx pathstore "$stage/etc/modules-load.d/pathstore.conf"
+	if [ -x tools/target/release/pathstore ]; then
+		check "the CLI is in usr/local/bin/" cmp -s "$stage/usr/local/bin/pathstore" tools/target/release/pathstore
+		check "its bash, zsh and fish completions are installed" sh -c \
+			"grep -q pathstore '$stage/usr/local/share/bash-completion/completions/pathstore' &&
+			grep -q pathstore '$stage/usr/local/share/zsh/vendor-completions/_pathstore' &&
+			grep -q pathstore '$stage/usr/local/share/fish/vendor_completions.d/pathstore.fish'"
+		check "its man pages are installed (pathstore.1 names every subcommand's page)" sh -c \
+			"grep -q '^.TH pathstore 1' '$stage/usr/local/share/man/man1/pathstore.1' &&
+			test -f '$stage/usr/local/share/man/man1/pathstore-set.1'"
+	else
+		notok "the CLI is installed" "tools/target/release/pathstore is not built"
+	fi
 	# The shipped options line, uncommented, is what modprobe would pass to the module.
 	mkdir -p "$tmp/modprobe.d"
 	sed 's/^#options /options /' packaging/modprobe.d/pathstore.conf >"$tmp/modprobe.d/pathstore.conf"
@@ -164,6 +176,9 @@ else
 		"test ! -e '$ko' -a ! -e '$stage/etc/udev/rules.d/60-pathstore.rules' -a \
 		! -e '$stage/usr/local/include/linux/pathstore.h' -a ! -e '$stage/etc/modules-load.d/pathstore.conf'"
 	check "make uninstall keeps an edited modprobe.d file" test -f "$stage/etc/modprobe.d/pathstore.conf"
+	check "make uninstall removed the CLI, its completions and man pages" sh -c \
+		"test ! -e '$stage/usr/local/bin/pathstore' -a ! -e '$stage/usr/local/share/man/man1/pathstore.1' -a \
+		! -e '$stage/usr/local/share/bash-completion/completions/pathstore'"
 fi
 
 if [ $host_modules_existed -eq 0 ]; then
