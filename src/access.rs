@@ -13,12 +13,17 @@
 //!   [`uapi::MODE_OTHERS_WRITE`] (otherwise `EACCES`);
 //! - only the owner and `CAP_SYS_ADMIN` may change a node's mode (otherwise `EPERM`);
 //! - metadata (`stat`) is visible to every user.
+//!
+//! Owners are shown to a caller as the user namespace of the file's opener maps them, and as the
+//! overflow uid (65534 unless changed through `/proc/sys/kernel/overflowuid`) when it does not map
+//! them, as `stat(2)` does.
 
 use kernel::{
     bindings,
+    cred::Credential,
     fs::File,
     prelude::*,
-    task::Kuid, //
+    sync::aref::ARef, //
 };
 
 use crate::uapi;
@@ -40,13 +45,13 @@ impl Caller {
     /// current task is the opener and its credentials are the file's.
     pub(crate) fn of_opener(file: &File) -> Self {
         let uid = file.cred().euid().into_raw().val;
-        // Without auditing (an open by an unprivileged user is not a denied privileged request),
-        // of the current task: the opener.
-        // SAFETY: `init_user_ns` is a static that lives forever, which the function only reads.
+        // SAFETY: `file` is a valid open file for the duration of the call, and `init_user_ns`
+        // is a static that lives forever, which the function only reads.
         let admin = unsafe {
-            bindings::ns_capable_noaudit(
+            bindings::file_ns_capable(
+                file.as_ptr(),
                 &raw mut bindings::init_user_ns,
-                bindings::CAP_SYS_ADMIN as i32,
+                CAP_SYS_ADMIN,
             )
         };
         Self { uid, admin }
@@ -85,7 +90,36 @@ impl Caller {
     }
 }
 
-/// The uid `kuid` (a kernel uid) as the calling task sees it.
-pub(crate) fn uid_for_current(kuid: u32) -> u32 {
-    Kuid::from_raw(bindings::kuid_t { val: kuid }).into_uid_in_current_ns()
+/// `CAP_SYS_ADMIN`, as the capability functions take it.
+const CAP_SYS_ADMIN: i32 = {
+    assert!(bindings::CAP_SYS_ADMIN <= i32::MAX as u32);
+    bindings::CAP_SYS_ADMIN as i32
+};
+
+/// The credentials a file was opened with, for showing uids as its opener's user namespace
+/// maps them.
+pub(crate) struct Viewer(ARef<Credential>);
+
+impl Viewer {
+    /// The credentials of `file`'s opener, kept (referenced) while the file is open.
+    pub(crate) fn of_opener(file: &File) -> Self {
+        Self(ARef::from(file.cred()))
+    }
+
+    /// The kernel uid `kuid` as the opener's user namespace maps it, or the overflow uid when
+    /// it does not (what `from_kuid_munged()` returns).
+    pub(crate) fn uid(&self, kuid: u32) -> u32 {
+        // SAFETY: `self.0` holds a reference on a valid `cred`, whose `user_ns` is set when the
+        // credentials are made and never changes; `from_kuid` only reads the namespace's map.
+        let uid = unsafe {
+            bindings::from_kuid((*self.0.as_ptr()).user_ns, bindings::kuid_t { val: kuid })
+        };
+        if uid != u32::MAX {
+            return uid;
+        }
+        // SAFETY: `overflowuid` is an `int` the kernel exports and never frees; it only changes
+        // through its sysctl, and a racing read sees the old or the new value.
+        let overflow = unsafe { core::ptr::read_volatile(&raw const bindings::overflowuid) };
+        u32::try_from(overflow).unwrap_or(65534)
+    }
 }

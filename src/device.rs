@@ -91,7 +91,7 @@ impl Device {
             pr_info!(
                 "{} {}.{}.{} (ABI {}): /dev/{} mode {:04o}, max_value_len={} max_path_len={} \
                  max_depth={} max_nodes={} max_bytes={} uid_max_nodes={} uid_max_bytes={} \
-                 watch_events={}\n",
+                 watch_events={} watch_bytes={}\n",
                 uapi::DEVICE_NAME,
                 major,
                 minor,
@@ -106,7 +106,8 @@ impl Device {
                 limits.max_bytes,
                 limits.uid_max_nodes,
                 limits.uid_max_bytes,
-                limits.watch_events
+                limits.watch_events,
+                limits.watch_bytes
             );
             Ok(())
         })

@@ -13,6 +13,7 @@ use kernel::{
 };
 
 use crate::{
+    access::Caller,
     num::FromSafeCast,
     path::Path, //
 };
@@ -30,6 +31,39 @@ pub(crate) enum EventKind {
     Lost,
 }
 
+/// Who may learn of a change through a subtree watch: those who may read every ancestor of the
+/// changed node, as they could list their way to it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Visibility {
+    /// Everyone: every ancestor is readable by all.
+    All,
+    /// The owner of the ancestors that others may not read (and `CAP_SYS_ADMIN`).
+    Owner(u32),
+    /// `CAP_SYS_ADMIN` only: private ancestors of different owners.
+    Admin,
+}
+
+impl Visibility {
+    /// The visibility of a node below this one and an ancestor owned by `owner` that others
+    /// may or may not read.
+    pub(crate) fn below(self, owner: u32, others_read: bool) -> Self {
+        match (self, others_read) {
+            (visibility, true) => visibility,
+            (Self::All, false) => Self::Owner(owner),
+            (Self::Owner(uid), false) if uid == owner => self,
+            (_, false) => Self::Admin,
+        }
+    }
+
+    fn allows(self, caller: &Caller) -> bool {
+        match self {
+            Self::All => true,
+            Self::Owner(uid) => caller.owns(uid),
+            Self::Admin => caller.admin,
+        }
+    }
+}
+
 /// One change of the store.
 pub(crate) struct Event {
     /// The version the change took.
@@ -41,6 +75,8 @@ pub(crate) struct Event {
     /// For [`EventKind::Created`]: how many leading components of the path existed before; the
     /// change created the others (the node and its missing parents).
     existed: usize,
+    /// Who may learn of it through a subtree watch (set when the change is committed).
+    pub(crate) visibility: Visibility,
 }
 
 impl Event {
@@ -55,6 +91,7 @@ impl Event {
             kind,
             path: copy,
             existed: path.depth(),
+            visibility: Visibility::All,
         })
     }
 
@@ -73,13 +110,14 @@ impl Event {
             kind: EventKind::Lost,
             path: KVVec::new(),
             existed: 0,
+            visibility: Visibility::All,
         }
     }
 
-    /// Whether a watch of `watched` (with `subtree`, of everything below it too) sees this change:
-    /// a change of the node, its deletion with an ancestor, its creation as a parent of the node
-    /// created, or with `subtree` any change below it.
-    fn concerns(&self, watched: &[u8], subtree: bool) -> bool {
+    /// Whether a watch of `watched` by `caller` (with `subtree`, of everything below it too)
+    /// sees this change: a change of the node, its deletion with an ancestor, its creation as a
+    /// parent of the node created, or with `subtree` any change below it that `caller` may see.
+    fn concerns(&self, watched: &[u8], subtree: bool, caller: &Caller) -> bool {
         let path = &self.path[..];
         self.kind == EventKind::Lost
             || path == watched
@@ -87,7 +125,7 @@ impl Event {
             || (self.kind == EventKind::Created
                 && is_below(path, watched)
                 && depth(watched) > self.existed)
-            || (subtree && is_below(path, watched))
+            || (subtree && is_below(path, watched) && self.visibility.allows(caller))
     }
 }
 
@@ -120,33 +158,75 @@ pub(crate) enum Lookup<'a> {
 }
 
 /// The last changes of the store, oldest first.
+///
+/// It keeps at most `capacity` events and `max_bytes` bytes of their paths: past either, the
+/// oldest are forgotten (an event past the byte bound keeps its place in the ring, without its
+/// path, until it is overwritten). Every version up to `forgotten` is reported as lost.
 pub(crate) struct EventLog {
     /// A ring of at most `capacity` events; once full, `oldest` is the index of the oldest.
     ring: KVVec<Event>,
     oldest: usize,
-    /// The newest version of an event the ring forgot (0 while it forgot none).
+    /// The newest version of an event the log forgot (0 while it forgot none).
     forgotten: u64,
+    /// Bytes of the paths of the events not forgotten.
+    bytes: usize,
+    /// Most bytes of paths kept.
+    max_bytes: usize,
 }
 
 impl EventLog {
-    /// An empty log that keeps `capacity` events (at least one).
-    pub(crate) fn new(capacity: u32) -> Result<Self> {
+    /// An empty log that keeps `capacity` events (at least one) and `max_bytes` bytes of their
+    /// paths (at least as many as the longest path).
+    pub(crate) fn new(capacity: u32, max_bytes: usize) -> Result<Self> {
         Ok(Self {
             ring: KVVec::with_capacity(usize::from_safe_cast(capacity.max(1)), GFP_KERNEL)?,
             oldest: 0,
             forgotten: 0,
+            bytes: 0,
+            max_bytes,
         })
     }
 
-    /// Records `event`, forgetting the oldest one when the log is full. Never allocates.
+    /// Records `event`, forgetting the oldest ones when the log is full or holds too many bytes
+    /// of paths. Never allocates.
     pub(crate) fn record(&mut self, event: Event) {
+        let len = event.path.len();
         if let Err(PushError(event)) = self.ring.push_within_capacity(event) {
             if let Some(slot) = self.ring.get_mut(self.oldest) {
-                self.forgotten = self.forgotten.max(slot.version);
+                if slot.version > self.forgotten {
+                    self.bytes = self.bytes.saturating_sub(slot.path.len());
+                    self.forgotten = slot.version;
+                }
                 *slot = event;
                 self.oldest = (self.oldest + 1) % self.ring.len();
             }
         }
+        self.bytes += len;
+        while self.bytes > self.max_bytes && self.forget_oldest() {}
+    }
+
+    /// Forgets the oldest event still remembered, freeing its path. Returns whether there was
+    /// one other than the newest.
+    fn forget_oldest(&mut self) -> bool {
+        let forgotten = self.forgotten;
+        let newest = self.ring.len().saturating_sub(1);
+        let (newer, older) = self.ring.split_at_mut(self.oldest);
+        let older_len = older.len();
+        // Both halves are in version order, and the forgotten events come first.
+        let i = older.partition_point(|e| e.version <= forgotten);
+        let (index, event) = if i < older_len {
+            (i, older.get_mut(i))
+        } else {
+            let i = newer.partition_point(|e| e.version <= forgotten);
+            (older_len + i, newer.get_mut(i))
+        };
+        let Some(event) = event.filter(|_| index < newest) else {
+            return false;
+        };
+        self.bytes = self.bytes.saturating_sub(event.path.len());
+        self.forgotten = event.version;
+        event.path = KVVec::new();
+        true
     }
 
     /// The events, oldest first.
@@ -155,14 +235,16 @@ impl EventLog {
         Iterator::chain(older.iter(), newer.iter())
     }
 
-    /// The first change after version `after` that concerns a watch of `watched` (with
-    /// `subtree`, of everything below it too), given that the store is at version `current`.
+    /// The first change after version `after` that concerns a watch of `watched` by `caller`
+    /// (with `subtree`, of everything below it too), given that the store is at version
+    /// `current`.
     pub(crate) fn find(
         &self,
         watched: &[u8],
         subtree: bool,
         after: u64,
         current: u64,
+        caller: &Caller,
     ) -> Lookup<'_> {
         if after >= current {
             return Lookup::Nothing;
@@ -176,7 +258,7 @@ impl EventLog {
         let older = &older[older.partition_point(|e| e.version <= after)..];
         let newer = &newer[newer.partition_point(|e| e.version <= after)..];
         for event in Iterator::chain(older.iter(), newer.iter()) {
-            if event.concerns(watched, subtree) {
+            if event.concerns(watched, subtree, caller) {
                 return if event.kind == EventKind::Lost {
                     Lookup::Lost(current)
                 } else {
@@ -208,7 +290,7 @@ mod tests {
         after: u64,
         now: u64,
     ) -> (Option<EventKind>, u64) {
-        match log.find(watched, subtree, after, now) {
+        match log.find(watched, subtree, after, now, &Caller::root()) {
             Lookup::Event(e) => (Some(e.kind), e.version),
             Lookup::Lost(current) => (Some(EventKind::Lost), current),
             Lookup::Nothing => (None, 0),
@@ -217,7 +299,7 @@ mod tests {
 
     #[test]
     fn matching_and_loss() -> Result {
-        let mut log = EventLog::new(3)?;
+        let mut log = EventLog::new(3, 1 << 20)?;
         log.record(event(1, EventKind::Created, b"/a/b")?);
         log.record(event(2, EventKind::Changed, b"/a")?);
         log.record(event(3, EventKind::Deleted, b"/a")?);
@@ -271,6 +353,45 @@ mod tests {
         // An unrecorded change reaches every watcher as a loss.
         log.record(Event::unknown(6));
         assert_eq!(found(&log, b"/q", false, 5, 6), (Some(EventKind::Lost), 6));
+        Ok(())
+    }
+
+    #[test]
+    fn byte_bound() -> Result {
+        // Room for ten events but only eight bytes of paths: two paths of four bytes.
+        let mut log = EventLog::new(10, 8)?;
+        log.record(event(1, EventKind::Created, b"/abc")?);
+        log.record(event(2, EventKind::Created, b"/def")?);
+        assert_eq!(
+            found(&log, b"/abc", false, 0, 2),
+            (Some(EventKind::Created), 1)
+        );
+        // A third path forgets the oldest event's.
+        log.record(event(3, EventKind::Created, b"/ghi")?);
+        assert_eq!(log.bytes, 8);
+        assert_eq!(
+            found(&log, b"/abc", false, 0, 3),
+            (Some(EventKind::Lost), 3)
+        );
+        assert_eq!(
+            found(&log, b"/def", false, 1, 3),
+            (Some(EventKind::Created), 2)
+        );
+        assert_eq!(
+            found(&log, b"/ghi", false, 1, 3),
+            (Some(EventKind::Created), 3)
+        );
+        // A long path forgets as many as it needs; the newest is always kept.
+        log.record(event(4, EventKind::Created, b"/jklmnop")?);
+        assert_eq!(log.bytes, 8);
+        assert_eq!(
+            found(&log, b"/ghi", false, 2, 4),
+            (Some(EventKind::Lost), 4)
+        );
+        assert_eq!(
+            found(&log, b"/jklmnop", false, 3, 4),
+            (Some(EventKind::Created), 4)
+        );
         Ok(())
     }
 }

@@ -15,7 +15,10 @@ use kernel::{
 };
 
 use crate::{
-    access::Caller,
+    access::{
+        Caller,
+        Viewer, //
+    },
     bytes::StackBuf,
     error::StoreResult,
     limits::Limits,
@@ -34,6 +37,8 @@ pub(crate) struct OpenFile {
     pub(crate) store: Arc<Store>,
     pub(crate) limits: Limits,
     pub(crate) caller: Caller,
+    /// The opener's credentials, for showing owners as its user namespace maps them.
+    pub(crate) viewer: Viewer,
     /// The id the ephemeral nodes this file creates carry.
     pub(crate) session: u64,
     /// Paths of the ephemeral nodes this file created, removed when it is released (if they
@@ -78,6 +83,7 @@ impl OpenFile {
                 store,
                 limits: Limits::from_module_params(),
                 caller: Caller::of_opener(file),
+                viewer: Viewer::of_opener(file),
                 session,
                 ephemerals <- new_mutex!(KVVec::new()),
                 response <- new_mutex!(Response {
@@ -202,7 +208,7 @@ impl PinnedDrop for OpenFile {
         let paths = core::mem::take(&mut *self.ephemerals.lock());
         for path in paths.iter() {
             if let Ok(path) = Path::parse(path, &self.limits) {
-                let _ = self.store.change(|t| {
+                let _ = self.store.change_uninterruptible(|t| {
                     t.remove_ephemeral(&path, self.session);
                     Ok::<_, Error>(())
                 });

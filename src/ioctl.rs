@@ -25,7 +25,7 @@ use kernel::{
 };
 
 use crate::{
-    access::uid_for_current,
+    access::Viewer,
     bytes::StackBuf,
     error::{
         enametoolong,
@@ -219,8 +219,8 @@ fn event_code(kind: EventKind) -> u32 {
     }
 }
 
-/// A node's metadata as the ABI reports it, with the owner as the calling task sees it.
-fn node_stat(st: NodeStat) -> Result<uapi::NodeStat> {
+/// A node's metadata as the ABI reports it, with the owner as `viewer` sees it.
+fn node_stat(st: NodeStat, viewer: &Viewer) -> Result<uapi::NodeStat> {
     Ok(uapi::NodeStat {
         version: st.version,
         child_version: st.child_version,
@@ -233,7 +233,7 @@ fn node_stat(st: NodeStat) -> Result<uapi::NodeStat> {
         } else {
             0
         },
-        uid: uid_for_current(st.owner),
+        uid: viewer.uid(st.owner),
         mode: st.mode,
         session: st.session,
     })
@@ -410,6 +410,7 @@ impl OpenFile {
         let (mut a, mut writer) = arg.read::<uapi::DeleteArgs>()?;
         let (recursive, if_version) = delete_options(a.flags, a.expected_version)?;
         with_path(a.path, a.path_len, &self.limits, |path| {
+            // What the delete took out is freed here, after the store's lock is released.
             let result = self
                 .store
                 .change(|t| t.delete(path, recursive, if_version, &self.caller));
@@ -417,7 +418,7 @@ impl OpenFile {
                 a.version = current;
                 writer.write(&a)?;
             }
-            result.map_err(Error::from)
+            result.map(drop).map_err(Error::from)
         })
     }
 
@@ -441,7 +442,7 @@ impl OpenFile {
             let mut out = KVVec::with_capacity(room, GFP_KERNEL)?;
             let listing = self
                 .store
-                .change(|t| t.list(path, after.as_deref(), &mut out, room, &self.caller))?;
+                .read(|t| t.list(path, after.as_deref(), &mut out, room, &self.caller))?;
             a.count = listing.count;
             a.result_flags = if listing.more { uapi::LIST_MORE } else { 0 };
             if listing.count == 0 && listing.more {
@@ -464,9 +465,9 @@ impl OpenFile {
             return Err(EINVAL);
         }
         let st = with_path(a.path, a.path_len, &self.limits, |path| {
-            self.store.read(|t| t.stat(path))
+            self.store.read(|t| t.stat(path, &self.caller))
         })?;
-        a.stat = node_stat(st)?;
+        a.stat = node_stat(st, &self.viewer)?;
         writer.write(&a)
     }
 

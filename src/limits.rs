@@ -21,6 +21,8 @@ pub(crate) struct Limits {
     pub(crate) uid_max_bytes: u64,
     /// Changes the event log keeps for watches.
     pub(crate) watch_events: u32,
+    /// Bytes of paths the event log keeps (at least `max_path_len`).
+    pub(crate) watch_bytes: u32,
 }
 
 /// Paths are at most this long whatever `max_path_len` says: it bounds the kernel buffer a path
@@ -33,6 +35,9 @@ const MAX_VALUE_LEN_CEILING: u32 = 64 << 20;
 
 /// The event log keeps at most this many changes whatever `watch_events` says.
 const MAX_WATCH_EVENTS_CEILING: u32 = 1 << 20;
+
+/// The event log keeps at most this many bytes of paths whatever `watch_bytes` says.
+const MAX_WATCH_BYTES_CEILING: u32 = 256 << 20;
 
 /// Paths are at most this deep whatever `max_depth` says: it bounds the work stack of recursive
 /// deletes.
@@ -51,6 +56,7 @@ impl Limits {
         )
         .with_uid_quota(*p::uid_max_nodes.value(), *p::uid_max_bytes.value())
         .with_watch_events(*p::watch_events.value())
+        .with_watch_bytes(*p::watch_bytes.value())
     }
 
     /// Builds the limits from the module parameters, clamping each to what the module supports.
@@ -71,13 +77,24 @@ impl Limits {
             uid_max_nodes: u64::MAX,
             uid_max_bytes: u64::MAX,
             watch_events: 1024,
+            watch_bytes: 1 << 20,
         }
+        .with_watch_bytes(1 << 20)
     }
 
     /// The same limits with an event log of `events` changes (1 to 1048576).
     pub(crate) fn with_watch_events(self, events: u32) -> Self {
         Self {
             watch_events: events.clamp(1, MAX_WATCH_EVENTS_CEILING),
+            ..self
+        }
+    }
+
+    /// The same limits with an event log of at most `bytes` bytes of paths (at least
+    /// `max_path_len`, at most 256 MiB).
+    pub(crate) fn with_watch_bytes(self, bytes: u32) -> Self {
+        Self {
+            watch_bytes: bytes.clamp(self.max_path_len, MAX_WATCH_BYTES_CEILING),
             ..self
         }
     }

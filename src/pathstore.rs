@@ -69,6 +69,10 @@ module! {
             default: 4096,
             description: "Changes kept for watches (older ones are reported as lost)",
         },
+        watch_bytes: u32 {
+            default: 1048576,
+            description: "Bytes of paths kept for watches (older changes are reported as lost)",
+        },
         dev_mode: u32 {
             default: 0o600,
             description: "Permissions of /dev/pathstore (0600: root only; 0666: every user)",

@@ -20,6 +20,7 @@ use core::{
 
 use kernel::{
     bindings,
+    error::to_result,
     prelude::*,
     str::CStr,
     sync::LockClassKey,
@@ -91,6 +92,30 @@ impl<T> RwSem<T> {
             lock: self,
             _not_send: PhantomData,
         }
+    }
+
+    /// Like [`RwSem::read`], but a fatal signal (the task being killed) ends the wait with
+    /// `EINTR`.
+    pub(crate) fn read_killable(&self) -> Result<ReadGuard<'_, T>> {
+        // SAFETY: By the type invariant, `sem` is an initialised `rw_semaphore`.
+        to_result(unsafe { bindings::down_read_killable(self.sem.get()) })?;
+        // INVARIANT: The semaphore is now held for reading.
+        Ok(ReadGuard {
+            lock: self,
+            _not_send: PhantomData,
+        })
+    }
+
+    /// Like [`RwSem::write`], but a fatal signal (the task being killed) ends the wait with
+    /// `EINTR`.
+    pub(crate) fn write_killable(&self) -> Result<WriteGuard<'_, T>> {
+        // SAFETY: By the type invariant, `sem` is an initialised `rw_semaphore`.
+        to_result(unsafe { bindings::down_write_killable(self.sem.get()) })?;
+        // INVARIANT: The semaphore is now held for writing.
+        Ok(WriteGuard {
+            lock: self,
+            _not_send: PhantomData,
+        })
     }
 
     /// Waits until nobody holds the data, then gives exclusive access to it.

@@ -26,23 +26,27 @@ use crate::{
     path::Path,
     rwsem::{
         new_rwsem,
-        RwSem, //
+        RwSem,
+        WriteGuard, //
     },
     tree::Tree, //
 };
 
-/// The tree and its waiters.
+/// The tree, and the condition its watchers wait on.
 #[pin_data]
 pub(crate) struct Store {
     /// The tree. Requests hold the lock only while they touch the tree, never across an access
-    /// to user memory: readers (gets, stats, checks) share it, changes have it alone.
+    /// to user memory: readers (gets, stats, listings, checks) share it, changes have it alone.
+    /// Waits for it end when the task is killed.
     #[pin]
     tree: RwSem<Tree>,
-    /// Held by a watcher from its look at the changes until it sleeps on `changed`, and taken by
-    /// a change (after it released `tree`) to notify, so that no wake-up falls in between.
+    /// The version of the last change whose watchers have been woken. A change, after it has
+    /// released `tree`, sets it and notifies `changed` while holding it; a watcher, after it has
+    /// released `tree`, checks it before sleeping on `changed`. Neither lock is ever held while
+    /// taking the other, and no wake-up falls between a watcher's look and its sleep.
     #[pin]
-    waiters: Mutex<()>,
-    /// Notified after every change of the tree; watchers wait on it with `waiters`.
+    published: Mutex<u64>,
+    /// Notified after every change of the tree; watchers wait on it with `published`.
     #[pin]
     changed: CondVar,
 }
@@ -72,30 +76,55 @@ impl Store {
         Arc::pin_init(
             try_pin_init!(Self {
                 tree <- new_rwsem!(Tree::new(limits)?),
-                waiters <- new_mutex!(()),
+                published <- new_mutex!(0),
                 changed <- new_condvar!(),
             }),
             GFP_KERNEL,
         )
     }
 
-    /// Runs `f`, which only reads, on the tree, sharing it with other readers.
-    pub(crate) fn read<R, E>(&self, f: impl FnOnce(&Tree) -> Result<R, E>) -> Result<R, E> {
-        f(&self.tree.read())
+    /// Runs `f`, which only reads, on the tree, sharing it with other readers. Fails with
+    /// `EINTR` if the task is killed while it waits for the tree.
+    pub(crate) fn read<R, E: From<Error>>(
+        &self,
+        f: impl FnOnce(&Tree) -> Result<R, E>,
+    ) -> Result<R, E> {
+        f(&*self.tree.read_killable()?)
     }
 
     /// Runs `f`, which may change the tree, with the tree to itself, and wakes the watchers if
-    /// it did.
-    pub(crate) fn change<R, E>(&self, f: impl FnOnce(&mut Tree) -> Result<R, E>) -> Result<R, E> {
-        let (result, changed) = {
-            let mut tree = self.tree.write();
-            let before = tree.sequence();
-            let result = f(&mut tree);
-            (result, tree.sequence() != before)
-        };
-        if changed {
-            // Once every watcher that looked before this change sleeps.
-            let _waiters = self.waiters.lock();
+    /// it did. Fails with `EINTR` if the task is killed while it waits for the tree.
+    pub(crate) fn change<R, E: From<Error>>(
+        &self,
+        f: impl FnOnce(&mut Tree) -> Result<R, E>,
+    ) -> Result<R, E> {
+        let tree = self.tree.write_killable()?;
+        self.changed_by(tree, f)
+    }
+
+    /// Like [`Store::change`], but waits for the tree whatever happens: for the cleanup of a
+    /// released file, which must run even when its process was killed.
+    pub(crate) fn change_uninterruptible<R, E>(
+        &self,
+        f: impl FnOnce(&mut Tree) -> Result<R, E>,
+    ) -> Result<R, E> {
+        self.changed_by(self.tree.write(), f)
+    }
+
+    /// Runs `f` on the tree held by `tree`, releases it, and wakes the watchers if `f`
+    /// changed it.
+    fn changed_by<R, E>(
+        &self,
+        mut tree: WriteGuard<'_, Tree>,
+        f: impl FnOnce(&mut Tree) -> Result<R, E>,
+    ) -> Result<R, E> {
+        let before = tree.sequence();
+        let result = f(&mut tree);
+        let after = tree.sequence();
+        drop(tree);
+        if after != before {
+            let mut published = self.published.lock();
+            *published = (*published).max(after);
             self.changed.notify_all();
         }
         result
@@ -118,58 +147,67 @@ impl Store {
         caller: &Caller,
         changed: &mut KVVec<u8>,
     ) -> Result<Change> {
-        let mut waiters = self.waiters.lock();
         let mut wait = wait;
         // Changes up to this version are known not to concern the watch.
         let mut scanned = after;
         loop {
-            let tree = self.tree.read();
-            tree.may_watch(path, caller)?;
-            changed.clear();
-            let current = tree.sequence();
-            match tree
-                .events()
-                .find(path.as_bytes(), subtree, scanned, current)
             {
-                Lookup::Event(event) => {
-                    for &b in event.path.iter() {
-                        changed.push_within_capacity(b).map_err(|_| ENOMEM)?;
+                let tree = self.tree.read_killable()?;
+                tree.may_watch(path, caller)?;
+                changed.clear();
+                let current = tree.sequence();
+                match tree
+                    .events()
+                    .find(path.as_bytes(), subtree, scanned, current, caller)
+                {
+                    Lookup::Event(event) => {
+                        for &b in event.path.iter() {
+                            changed.push_within_capacity(b).map_err(|_| ENOMEM)?;
+                        }
+                        return Ok(Change {
+                            kind: event.kind,
+                            version: event.version,
+                        });
                     }
-                    return Ok(Change {
-                        kind: event.kind,
-                        version: event.version,
-                    });
+                    Lookup::Lost(current) => {
+                        return Ok(Change {
+                            kind: EventKind::Lost,
+                            version: current,
+                        })
+                    }
+                    Lookup::Nothing => scanned = scanned.max(current),
                 }
-                Lookup::Lost(current) => {
-                    return Ok(Change {
-                        kind: EventKind::Lost,
-                        version: current,
-                    })
-                }
-                Lookup::Nothing => scanned = scanned.max(current),
             }
-            drop(tree);
-            let jiffies = match wait {
-                Wait::No => return Err(ETIMEDOUT),
-                Wait::For(jiffies) => jiffies,
-                Wait::Forever => Jiffies::MAX,
-            };
-            match self
-                .changed
-                .wait_interruptible_timeout(&mut waiters, jiffies)
-            {
-                CondVarTimeoutResult::Woken { jiffies } => {
-                    if let Wait::For(_) = wait {
-                        wait = Wait::For(jiffies);
+            if let Wait::No = wait {
+                return Err(ETIMEDOUT);
+            }
+            let mut published = self.published.lock();
+            // Sleep only while no change past what was scanned has been published.
+            while *published <= scanned {
+                let jiffies = match wait {
+                    Wait::For(jiffies) => jiffies,
+                    Wait::No | Wait::Forever => Jiffies::MAX,
+                };
+                match self
+                    .changed
+                    .wait_interruptible_timeout(&mut published, jiffies)
+                {
+                    CondVarTimeoutResult::Woken { jiffies } => {
+                        if let Wait::For(_) = wait {
+                            wait = Wait::For(jiffies);
+                        }
                     }
-                }
-                // Look once more: a change may have come with the timeout.
-                CondVarTimeoutResult::Timeout => wait = Wait::No,
-                CondVarTimeoutResult::Signal { .. } => {
-                    return Err(match wait {
-                        Wait::Forever => ERESTARTSYS,
-                        _ => EINTR,
-                    });
+                    // Look once more: a change may have come with the timeout.
+                    CondVarTimeoutResult::Timeout => {
+                        wait = Wait::No;
+                        break;
+                    }
+                    CondVarTimeoutResult::Signal { .. } => {
+                        return Err(match wait {
+                            Wait::Forever => ERESTARTSYS,
+                            _ => EINTR,
+                        });
+                    }
                 }
             }
         }

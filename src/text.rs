@@ -5,23 +5,28 @@
 //! Grammar (fields separated by exactly one space, one optional trailing `\n`):
 //!
 //! ```text
-//! set PATH [VALUE]      create or replace; VALUE is the rest of the line, possibly empty
-//! create PATH [VALUE]   like set, but EEXIST when PATH exists
-//! get PATH              response: the value and "\n"
-//! rm [-r] PATH          delete (recursively with -r)
-//! ls PATH               response: the children's names, one per line
-//! stat PATH             response: "version=N child_version=N ... session=N\n"
-//! stats                 response: "nodes=N bytes=N ... uid_max_bytes=N\n"
-//! set-if PATH VERSION [VALUE]  compare-and-set: ESTALE unless the node is at VERSION
-//! rm-if [-r] PATH VERSION      conditional delete: ESTALE unless the node is at VERSION
-//! ephemeral PATH [VALUE]       create an ephemeral node, removed when this file is released
-//! seq PATH [VALUE]             create a sequential node; response: its path and "\n"
-//! watch [-r] PATH VERSION      wait for the first change after VERSION (of everything below
-//!                              PATH with -r); response: "VERSION KIND PATH\n"
+//! set [-m MODE] PATH [VALUE]       create or replace; VALUE is the rest of the line, possibly
+//!                                  empty; with -m the nodes created (and the node) get MODE:
+//!                                  private, read or read-write (EPERM on another's node)
+//! create [-m MODE] PATH [VALUE]    like set, but EEXIST when PATH exists
+//! get PATH                         response: the value and "\n"
+//! rm [-r] PATH                     delete (recursively with -r)
+//! ls PATH                          response: the children's names, one per line (escaped)
+//! stat PATH                        response: "version=N child_version=N ... session=N\n"
+//! stats                            response: "nodes=N bytes=N ... uid_max_bytes=N\n"
+//! set-if PATH VERSION [VALUE]      compare-and-set: ESTALE unless the node is at VERSION
+//! rm-if [-r] PATH VERSION          conditional delete: ESTALE unless the node is at VERSION
+//! ephemeral [-m MODE] PATH [VALUE] create an ephemeral node, removed when this file is released
+//! seq [-m MODE] PATH [VALUE]       create a sequential node; response: its path and "\n"
+//! watch [-r] PATH VERSION          wait for the first change after VERSION (of everything below
+//!                                  PATH with -r); response: "VERSION KIND PATH\n"
 //! ```
 //!
 //! Anything else is malformed and fails with `EINVAL`.
-
+//!
+//! Names and paths in responses are escaped, so that no name can forge a line or a field: bytes
+//! from `!` to `~` stand for themselves except `\`, written `\\`; every other byte is written
+//! `\xHH` (lower-case hex). A name `a b` followed by a newline is listed as `a\x20b\x0a`.
 //!
 //! The commands run through the same operations as the ioctls ([`crate::file`]), with the same
 //! checks and errnos.
@@ -37,7 +42,6 @@ use kernel::{
 };
 
 use crate::{
-    access::uid_for_current,
     bytes::StackBuf,
     events::EventKind,
     file::{
@@ -72,6 +76,30 @@ macro_rules! out {
     ($out:expr, $($arg:tt)*) => {
         writeln!(TextOut($out), $($arg)*).map_err(|_| ENOMEM)
     };
+}
+
+/// Appends `bytes` (a name or a path) to `out`, escaped so that no name can end a line or
+/// split a field of a response: bytes from `!` to `~` stand for themselves, except `\`, which
+/// is written `\\`; every other byte (space, newline, other control bytes and bytes above
+/// 0x7e) is written `\xHH`, in lower-case hex.
+fn push_escaped(out: &mut KVVec<u8>, bytes: &[u8]) -> Result {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for &b in bytes {
+        match b {
+            b'\\' => out.extend_from_slice(b"\\\\", GFP_KERNEL)?,
+            b'!'..=b'~' => out.push(b, GFP_KERNEL)?,
+            _ => {
+                let hex = [
+                    b'\\',
+                    b'x',
+                    HEX[usize::from(b >> 4)],
+                    HEX[usize::from(b & 0xf)],
+                ];
+                out.extend_from_slice(&hex, GFP_KERNEL)?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The word a watch response names an event kind with.
@@ -139,9 +167,11 @@ impl OpenFile {
                 path,
                 value,
                 create,
+                mode,
             } => {
                 let opts = SetOptions {
                     create_only: create,
+                    mode,
                     ..Default::default()
                 };
                 self.text_set(&Path::parse(path, limits)?, value, opts, false)?;
@@ -162,16 +192,18 @@ impl OpenFile {
                 value,
                 ephemeral,
                 sequential,
+                mode,
             } => {
                 let path = Path::parse(path, limits)?;
                 let opts = SetOptions {
                     create_only: true,
                     ephemeral: ephemeral.then_some(self.session),
+                    mode,
                     ..Default::default()
                 };
                 let number = self.text_set(&path, value, opts, sequential)?;
                 if sequential {
-                    out.extend_from_slice(path.as_bytes(), GFP_KERNEL)?;
+                    push_escaped(&mut out, path.as_bytes())?;
                     out!(&mut out, "{:010}", number)?;
                 }
             }
@@ -223,8 +255,11 @@ impl OpenFile {
 
     /// `rm` and `rm-if`.
     fn text_delete(&self, path: &Path<'_>, recursive: bool, if_version: Option<u64>) -> Result {
-        self.store
+        // What the delete took out is freed here, after the store's lock is released.
+        let removed = self
+            .store
             .change(|t| t.delete(path, recursive, if_version, &self.caller))?;
+        drop(removed);
         Ok(())
     }
 
@@ -238,13 +273,13 @@ impl OpenFile {
             chunk.clear();
             let listing = self
                 .store
-                .change(|t| t.list(path, after.as_deref(), &mut chunk, room, &self.caller))?;
+                .read(|t| t.list(path, after.as_deref(), &mut chunk, room, &self.caller))?;
             let mut last: &[u8] = &[];
             for name in chunk
                 .split(|&b| b == 0)
                 .take(usize::from_safe_cast(listing.count))
             {
-                out.extend_from_slice(name, GFP_KERNEL)?;
+                push_escaped(out, name)?;
                 out.push(b'\n', GFP_KERNEL)?;
                 last = name;
             }
@@ -259,7 +294,7 @@ impl OpenFile {
 
     /// `stat`: the node's metadata as `key=value` pairs.
     fn text_stat(&self, path: &Path<'_>, out: &mut KVVec<u8>) -> Result {
-        let st = self.store.read(|t| t.stat(path))?;
+        let st = self.store.read(|t| t.stat(path, &self.caller))?;
         out!(
             out,
             "version={} child_version={} ctime_ns={} mtime_ns={} children={} value_len={} \
@@ -271,7 +306,7 @@ impl OpenFile {
             st.num_children,
             st.value_len,
             u32::from(st.has_value),
-            uid_for_current(st.owner),
+            self.viewer.uid(st.owner),
             st.mode,
             st.session
         )
@@ -304,7 +339,7 @@ impl OpenFile {
         .map_err(|_| ENOMEM)?;
         if !changed.is_empty() {
             out.push(b' ', GFP_KERNEL)?;
-            out.extend_from_slice(&changed, GFP_KERNEL)?;
+            push_escaped(out, &changed)?;
         }
         out.push(b'\n', GFP_KERNEL)?;
         Ok(())

@@ -15,16 +15,25 @@
 //! deletes, and the one step that commits a prepared change), `teardown` (freeing subtrees
 //! without recursion), `check` (the consistency check) and `txn` (transactions).
 
-use kernel::prelude::*;
+use kernel::{
+    prelude::*,
+    rbtree::RBTree, //
+};
 
 use crate::{
     access::{
         Caller,
         ROOT_UID, //
     },
-    bytes::Name,
+    bytes::{
+        Name,
+        StackBuf, //
+    },
     error::enodata,
-    events::EventLog,
+    events::{
+        EventLog,
+        Visibility, //
+    },
     limits::Limits,
     num::FromSafeCast,
     path::Path,
@@ -48,6 +57,10 @@ use node::{
     now_ns,
     Node, //
 };
+
+/// Room for any name.
+const NAME_BUF: usize = 256;
+const _: () = assert!(uapi::MAX_NAME_LEN as usize <= NAME_BUF);
 
 /// Usage of the whole store, and what one user owns.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -96,7 +109,7 @@ pub(crate) struct Tree {
     /// Work stack for tearing subtrees down without recursion: the children of each level.
     /// Always empty between calls; its capacity (`max_depth + 1`) is reserved up front so that
     /// deletes never allocate.
-    teardown: KVVec<kernel::rbtree::RBTree<Name, Node>>,
+    teardown: KVVec<RBTree<Name, Node>>,
 }
 
 impl Tree {
@@ -110,7 +123,10 @@ impl Tree {
             sequence: 0,
             limits,
             ledger: Ledger::new(),
-            events: EventLog::new(limits.watch_events)?,
+            events: EventLog::new(
+                limits.watch_events,
+                usize::from_safe_cast(limits.watch_bytes),
+            )?,
             last_session: 0,
             txn: None,
             teardown: KVVec::with_capacity(depth, GFP_KERNEL)?,
@@ -135,11 +151,34 @@ impl Tree {
 }
 
 /// Reading: what gets, stats, listings and watches see. These only need the lock shared.
+///
+/// Reaching a node to read it needs the right to read each of its ancestors, as searching a
+/// directory does: a private node hides its whole subtree.
 impl Tree {
-    /// Checks that `caller` may watch the node at `path`: it must be allowed to read the node
-    /// if it exists.
+    /// The node at `path`, if it exists and `caller` may read each of its ancestors: `EACCES`
+    /// at the first ancestor it may not read (whether or not the node exists below it, which
+    /// the caller must not learn), `Ok(None)` when the node does not exist.
+    pub(crate) fn find(&self, path: &Path<'_>, caller: &Caller) -> Result<Option<&Node>> {
+        let mut node = &self.root;
+        for c in path.components() {
+            caller.may_read(node.owner, node.mode)?;
+            match node.child(c) {
+                Some(child) => node = child,
+                None => return Ok(None),
+            }
+        }
+        Ok(Some(node))
+    }
+
+    /// The node at `path`, as [`Tree::find`] reaches it: `ENOENT` when it does not exist.
+    fn reach(&self, path: &Path<'_>, caller: &Caller) -> Result<&Node> {
+        self.find(path, caller)?.ok_or(ENOENT)
+    }
+
+    /// Checks that `caller` may watch the node at `path`: it must be allowed to read its
+    /// ancestors, and the node if it exists.
     pub(crate) fn may_watch(&self, path: &Path<'_>, caller: &Caller) -> Result {
-        match self.root.descend(path.components()) {
+        match self.find(path, caller)? {
             Some(node) => caller.may_read(node.owner, node.mode),
             None => Ok(()),
         }
@@ -153,15 +192,15 @@ impl Tree {
         caller: &Caller,
         f: impl FnOnce(&[u8], u64) -> R,
     ) -> Result<R> {
-        let node = self.root.descend(path.components()).ok_or(ENOENT)?;
+        let node = self.reach(path, caller)?;
         caller.may_read(node.owner, node.mode)?;
         let value = node.value.as_ref().ok_or_else(enodata)?;
         Ok(f(value.as_bytes(), node.version))
     }
 
-    /// The metadata of the node at `path` (visible to every user).
-    pub(crate) fn stat(&self, path: &Path<'_>) -> Result<NodeStat> {
-        Ok(self.root.descend(path.components()).ok_or(ENOENT)?.stat())
+    /// The metadata of the node at `path`, visible to every user who may read its ancestors.
+    pub(crate) fn stat(&self, path: &Path<'_>, caller: &Caller) -> Result<NodeStat> {
+        Ok(self.reach(path, caller)?.stat())
     }
 
     /// The version of the node at `path`, if it exists.
@@ -169,6 +208,25 @@ impl Tree {
         self.root
             .descend(path.components())
             .map(|node| node.version)
+    }
+
+    /// Who may learn of a change of the node at `path` (bytes of a valid path) through a
+    /// subtree watch: those who may read each of its ancestors that exists.
+    pub(crate) fn visibility(&self, path: &[u8]) -> Visibility {
+        let mut visibility = Visibility::All;
+        let Ok(path) = Path::parse(path, &self.limits) else {
+            return visibility;
+        };
+        let mut node = &self.root;
+        for c in path.components() {
+            let others_read = node.mode & uapi::MODE_OTHERS_READ != 0;
+            visibility = visibility.below(node.owner, others_read);
+            match node.child(c) {
+                Some(child) => node = child,
+                None => break,
+            }
+        }
+        visibility
     }
 
     /// Usage of the whole store, and what `uid` owns.
@@ -192,49 +250,83 @@ impl Tree {
 
     /// Appends the names of the children of `path` that sort after `after` to `out`, each
     /// followed by NUL, while `out` stays within `room` bytes, if `caller` may read the node.
-    /// Give `out` a capacity of `room` so that nothing here allocates.
+    /// Give `out` a capacity of `room` so that nothing here allocates. Only reads the tree: each
+    /// name is found with one search from the one before (7.2's read-only cursors do not move).
     pub(crate) fn list(
-        &mut self,
+        &self,
         path: &Path<'_>,
         after: Option<&[u8]>,
         out: &mut KVVec<u8>,
         room: usize,
         caller: &Caller,
     ) -> Result<Listing> {
-        let node = self.root.descend_mut(path.components()).ok_or(ENOENT)?;
+        let node = self.reach(path, caller)?;
         caller.may_read(node.owner, node.mode)?;
         let mut listing = Listing::default();
-        let Some(ext) = node.ext.as_mut() else {
+        let Some(children) = node.children() else {
             return Ok(listing);
         };
-        // The kernel's `RBTree` only moves mutable cursors; nothing is changed through it.
-        let mut cursor = match after {
-            None => ext.children.cursor_front_mut(),
-            Some(after) => Name::with_borrowed(after, move |k| {
-                let cursor = ext.children.cursor_lower_bound_mut(k)?;
-                if cursor.current().0 == k {
-                    cursor.move_next()
-                } else {
-                    Some(cursor)
+        // The last name listed, as the cursor of the next search.
+        let mut last = StackBuf::<NAME_BUF>::new();
+        let mut listed: Option<usize> = None;
+        loop {
+            if let Some(start) = listed {
+                let name = out.get(start..out.len().saturating_sub(1)).unwrap_or(&[]);
+                if !last.fill(name) {
+                    return Err(EINVAL);
                 }
-            }),
-        };
-        while let Some(c) = cursor {
-            let name = c.current().0.as_bytes();
-            let need = name.len() + 1;
-            if out.len() + need > room {
-                listing.more = true;
-                if listing.count == 0 {
-                    listing.needed = need;
-                }
-                break;
             }
-            out.extend_from_slice(name, GFP_KERNEL)?;
-            out.push(0, GFP_KERNEL)?;
-            listing.count += 1;
-            cursor = c.move_next();
+            let cursor = if listed.is_some() {
+                Some(last.as_bytes())
+            } else {
+                after
+            };
+            let start = out.len();
+            let step = next_child(children, cursor, |name| -> Result<Option<usize>> {
+                let need = name.len() + 1;
+                if out.len() + need > room {
+                    return Ok(Some(need));
+                }
+                out.extend_from_slice(name, GFP_KERNEL)?;
+                out.push(0, GFP_KERNEL)?;
+                Ok(None)
+            });
+            match step.transpose()? {
+                None => return Ok(listing),
+                Some(None) => {
+                    listing.count += 1;
+                    listed = Some(start);
+                }
+                Some(Some(need)) => {
+                    listing.more = true;
+                    if listing.count == 0 {
+                        listing.needed = need;
+                    }
+                    return Ok(listing);
+                }
+            }
         }
-        Ok(listing)
+    }
+}
+
+/// Calls `f` with the name of the first of `children` after the name `after` (the first of
+/// them without one), if there is one.
+fn next_child<R>(
+    children: &RBTree<Name, Node>,
+    after: Option<&[u8]>,
+    f: impl FnOnce(&[u8]) -> R,
+) -> Option<R> {
+    match after {
+        None => children.cursor_front().map(|c| f(c.current().0.as_bytes())),
+        Some(after) => Name::with_borrowed(after, |k| {
+            let cursor = children.cursor_lower_bound(k)?;
+            let (name, _) = cursor.current();
+            if name == k {
+                cursor.peek_next().map(|(next, _)| f(next.as_bytes()))
+            } else {
+                Some(f(name.as_bytes()))
+            }
+        }),
     }
 }
 
@@ -306,7 +398,7 @@ mod tests {
         assert_eq!(version, v1);
         assert_eq!(get(&t, &p(b"/a/b", &t)?, &ROOT).err(), Some(enodata()));
         assert_eq!(get(&t, &p(b"/a/x", &t)?, &ROOT).err(), Some(ENOENT));
-        let st = t.stat(&p(b"/a", &t)?)?;
+        let st = t.stat(&p(b"/a", &t)?, &ROOT)?;
         assert_eq!(st.num_children, 1);
         assert!(!st.has_value);
         Ok(())
@@ -344,7 +436,7 @@ mod tests {
             Some(ENOSPC)
         );
         assert_eq!(t.stats(0), before);
-        assert_eq!(t.stat(&p(b"/z", &t)?).err(), Some(ENOENT));
+        assert_eq!(t.stat(&p(b"/z", &t)?, &ROOT).err(), Some(ENOENT));
         Ok(())
     }
 
@@ -392,8 +484,8 @@ mod tests {
             o(false, Some(0)),
             &alice,
         )?;
-        assert_eq!(t.stat(&p(b"/a", &t)?)?.owner, 1000);
-        assert_eq!(t.stat(&p(b"/a", &t)?)?.mode, uapi::MODE_DEFAULT);
+        assert_eq!(t.stat(&p(b"/a", &t)?, &ROOT)?.owner, 1000);
+        assert_eq!(t.stat(&p(b"/a", &t)?, &ROOT)?.mode, uapi::MODE_DEFAULT);
         let before = t.stats(1000);
         // Bob may read a default-mode node, but neither change it nor create under it.
         assert_eq!(get(&t, &p(b"/a/x", &t)?, &bob)?.0.as_bytes(), b"1");
@@ -520,8 +612,8 @@ mod tests {
             ..Default::default()
         };
         t.set(&p(b"/e/x", &t)?, value(b"")?, eph, &ROOT)?;
-        assert_eq!(t.stat(&p(b"/e/x", &t)?)?.session, session);
-        assert_eq!(t.stat(&p(b"/e", &t)?)?.session, 0);
+        assert_eq!(t.stat(&p(b"/e/x", &t)?, &ROOT)?.session, session);
+        assert_eq!(t.stat(&p(b"/e", &t)?, &ROOT)?.session, 0);
         assert_eq!(
             t.set(&p(b"/e/x", &t)?, value(b"")?, eph, &ROOT).errno(),
             Some(EEXIST)
@@ -532,9 +624,9 @@ mod tests {
             Some(ENOTDIR)
         );
         t.remove_ephemeral(&p(b"/e/x", &t)?, session + 1);
-        assert!(t.stat(&p(b"/e/x", &t)?).is_ok());
+        assert!(t.stat(&p(b"/e/x", &t)?, &ROOT).is_ok());
         t.remove_ephemeral(&p(b"/e/x", &t)?, session);
-        assert_eq!(t.stat(&p(b"/e/x", &t)?).err(), Some(ENOENT));
+        assert_eq!(t.stat(&p(b"/e/x", &t)?, &ROOT).err(), Some(ENOENT));
 
         let mut buf = KVVec::new();
         for n in 0..3u64 {
@@ -562,8 +654,8 @@ mod tests {
         )?;
         t.set(&p(b"/d/x", &t)?, value(b"x")?, o(false, None), &alice)?;
         let before = t.stats(1000);
-        let a_before = t.stat(&p(b"/a", &t)?)?;
-        let d_before = t.stat(&p(b"/d", &t)?)?;
+        let a_before = t.stat(&p(b"/a", &t)?, &ROOT)?;
+        let d_before = t.stat(&p(b"/d", &t)?, &ROOT)?;
         let (pa, pn, pd) = (p(b"/a", &t)?, p(b"/n/m", &t)?, p(b"/d", &t)?);
         let mut failing = [
             TxnOp::Set(pa, Some(value(b"22")?), o(false, None)),
@@ -581,11 +673,11 @@ mod tests {
         );
         // Exactly as before: counters, usage, values, versions, the deleted subtree.
         assert_eq!(t.stats(1000), before);
-        assert_eq!(t.stat(&p(b"/a", &t)?)?, a_before);
-        assert_eq!(t.stat(&p(b"/d", &t)?)?, d_before);
+        assert_eq!(t.stat(&p(b"/a", &t)?, &ROOT)?, a_before);
+        assert_eq!(t.stat(&p(b"/d", &t)?, &ROOT)?, d_before);
         assert_eq!(get(&t, &p(b"/a", &t)?, &alice)?.0.as_bytes(), b"1");
         assert_eq!(get(&t, &p(b"/d/x", &t)?, &alice)?.0.as_bytes(), b"x");
-        assert_eq!(t.stat(&p(b"/n", &t)?).err(), Some(ENOENT));
+        assert_eq!(t.stat(&p(b"/n", &t)?, &ROOT).err(), Some(ENOENT));
         t.check()?;
 
         let mut working = [
@@ -600,9 +692,9 @@ mod tests {
             .map_err(|f| Error::from(f.error))?;
         // Its three changes take consecutive versions.
         assert_eq!(version, before.sequence + 3);
-        assert_eq!(t.stat(&p(b"/a", &t)?)?.version, version - 2);
-        assert_eq!(t.stat(&p(b"/n/m", &t)?)?.version, version - 1);
-        assert_eq!(t.stat(&p(b"/d", &t)?).err(), Some(ENOENT));
+        assert_eq!(t.stat(&p(b"/a", &t)?, &ROOT)?.version, version - 2);
+        assert_eq!(t.stat(&p(b"/n/m", &t)?, &ROOT)?.version, version - 1);
+        assert_eq!(t.stat(&p(b"/d", &t)?, &ROOT).err(), Some(ENOENT));
         assert_eq!(t.stats(1000).uid_nodes, 3);
         let check = t.check()?;
         assert_eq!(check.nodes, t.stats(0).nodes);

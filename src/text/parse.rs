@@ -6,6 +6,8 @@
 
 use kernel::prelude::*;
 
+use crate::uapi;
+
 /// A parsed command. Paths are still unvalidated bytes: [`crate::path::Path`] checks them.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Command<'a> {
@@ -14,6 +16,8 @@ pub(crate) enum Command<'a> {
         path: &'a [u8],
         value: &'a [u8],
         create: bool,
+        /// With `-m MODE`: the access mode (`MODE_*` bits) of the nodes created and the node.
+        mode: Option<u32>,
     },
     /// `get PATH`.
     Get { path: &'a [u8] },
@@ -43,6 +47,8 @@ pub(crate) enum Command<'a> {
         value: &'a [u8],
         ephemeral: bool,
         sequential: bool,
+        /// With `-m MODE`: the access mode of the nodes created.
+        mode: Option<u32>,
     },
     /// `watch [-r] PATH VERSION`.
     Watch {
@@ -78,6 +84,30 @@ fn flagged_path_version(rest: Option<&[u8]>) -> Result<(bool, &[u8], u64)> {
     Ok((recursive, path, version(v.ok_or(EINVAL)?)?))
 }
 
+/// `[-m MODE] PATH [VALUE]`: the mode (`private`, `read` or `read-write`), the path and the
+/// value (the rest of the line, possibly empty).
+fn mode_path_value(rest: Option<&[u8]>) -> Result<(Option<u32>, &[u8], &[u8])> {
+    let rest = rest.ok_or(EINVAL)?;
+    let (mode, rest) = match rest.strip_prefix(b"-m ") {
+        Some(rest) => {
+            let (word, rest) = split_space(rest);
+            let mode = match word {
+                b"private" => 0,
+                b"read" => uapi::MODE_OTHERS_READ,
+                b"read-write" => uapi::MODE_ALL,
+                _ => return Err(EINVAL),
+            };
+            (Some(mode), rest.ok_or(EINVAL)?)
+        }
+        None => (None, rest),
+    };
+    let (path, value) = split_space(rest);
+    if path.is_empty() {
+        return Err(EINVAL);
+    }
+    Ok((mode, path, value.unwrap_or(&[])))
+}
+
 /// Splits `s` at the first space: `(head, Some(tail))`, or `(s, None)` without a space.
 fn split_space(s: &[u8]) -> (&[u8], Option<&[u8]>) {
     match s.iter().position(|&b| b == b' ') {
@@ -104,14 +134,12 @@ impl<'a> Command<'a> {
         let (verb, rest) = split_space(line);
         match verb {
             b"set" | b"create" => {
-                let (path, value) = split_space(rest.ok_or(EINVAL)?);
-                if path.is_empty() {
-                    return Err(EINVAL);
-                }
+                let (mode, path, value) = mode_path_value(rest)?;
                 Ok(Self::Set {
                     path,
-                    value: value.unwrap_or(&[]),
+                    value,
                     create: verb == b"create",
+                    mode,
                 })
             }
             b"get" => Ok(Self::Get {
@@ -155,15 +183,13 @@ impl<'a> Command<'a> {
                 })
             }
             b"ephemeral" | b"seq" => {
-                let (path, value) = split_space(rest.ok_or(EINVAL)?);
-                if path.is_empty() {
-                    return Err(EINVAL);
-                }
+                let (mode, path, value) = mode_path_value(rest)?;
                 Ok(Self::Create {
                     path,
-                    value: value.unwrap_or(&[]),
+                    value,
                     ephemeral: verb == b"ephemeral",
                     sequential: verb == b"seq",
+                    mode,
                 })
             }
             b"watch" => {
@@ -190,7 +216,8 @@ mod tests {
             Command::Set {
                 path: b"/a/b",
                 value: b"hello world",
-                create: false
+                create: false,
+                mode: None
             }
         );
         assert_eq!(
@@ -198,7 +225,8 @@ mod tests {
             Command::Set {
                 path: b"/a",
                 value: b"",
-                create: false
+                create: false,
+                mode: None
             }
         );
         assert_eq!(
@@ -206,7 +234,27 @@ mod tests {
             Command::Set {
                 path: b"/a",
                 value: b"x",
-                create: true
+                create: true,
+                mode: None
+            }
+        );
+        assert_eq!(
+            Command::parse(b"create -m private /a/s x y")?,
+            Command::Set {
+                path: b"/a/s",
+                value: b"x y",
+                create: true,
+                mode: Some(0)
+            }
+        );
+        assert_eq!(
+            Command::parse(b"ephemeral -m read-write /e")?,
+            Command::Create {
+                path: b"/e",
+                value: b"",
+                ephemeral: true,
+                sequential: false,
+                mode: Some(uapi::MODE_ALL)
             }
         );
         assert_eq!(Command::parse(b"get /a\n")?, Command::Get { path: b"/a" });
@@ -249,7 +297,8 @@ mod tests {
                 path: b"/q/item-",
                 value: b"x",
                 ephemeral: false,
-                sequential: true
+                sequential: true,
+                mode: None
             }
         );
         assert_eq!(
@@ -290,6 +339,10 @@ mod tests {
             b"watch /a",
             b"watch -r /a 1 2",
             b"ephemeral",
+            b"set -m /a",
+            b"set -m secret /a x",
+            b"set -m private",
+            b"create -m read",
         ] {
             assert_eq!(Command::parse(bad).err(), Some(EINVAL));
         }

@@ -24,7 +24,8 @@ use super::{
     },
     teardown::{
         Chain,
-        NewNodes, //
+        NewNodes,
+        Subtree, //
     },
     Tree,
 };
@@ -45,7 +46,10 @@ use crate::{
         IntoSafeCast, //
     },
     path::Path,
-    quota::Charge,
+    quota::{
+        Charge,
+        Ledger, //
+    },
     uapi,
     value::Value, //
 };
@@ -108,6 +112,21 @@ fn may_delete_below(top: &Node, caller: &Caller, max_depth: u32) -> Result {
     })
 }
 
+/// Returns everything below `top`, a tree at most `max_depth` deep, to its owners' quotas in
+/// `ledger`, and counts it: the number of nodes and bytes. Fails (`ENOMEM`) only before it
+/// changes anything.
+fn uncharge_below(ledger: &mut Ledger, top: &Node, max_depth: u32) -> Result<(u64, u64)> {
+    let (mut nodes, mut bytes) = (0, 0);
+    walk(top, max_depth, |name, node, _| {
+        let own = u64::from_safe_cast(name.len()) + node.value_len();
+        nodes += 1;
+        bytes += own;
+        ledger.uncharge(node.owner, 1, own);
+        Ok(())
+    })?;
+    Ok((nodes, bytes))
+}
+
 /// Committing: the one step that applies a prepared change.
 impl Tree {
     /// The version the next change takes.
@@ -139,7 +158,9 @@ impl Tree {
         if let Some(charge) = change.charge {
             self.commit_charge(charge);
         }
-        self.record(change.event);
+        let mut event = change.event;
+        event.visibility = self.visibility(&event.path);
+        self.record(event);
         self.nodes = change.nodes;
         self.bytes = change.bytes;
         self.sequence = change.seq;
@@ -418,13 +439,18 @@ impl Tree {
     ///
     /// The root is never removed: deleting `/` removes its value (and with `recursive` all other
     /// nodes).
+    ///
+    /// What is removed is returned to its owners' quotas and counted out of the store here, but
+    /// freed when the returned [`Subtree`] is dropped, which the caller does after releasing the
+    /// store's lock. (In a transaction, the subtree is kept until the transaction ends, and the
+    /// returned one is empty.)
     pub(crate) fn delete(
         &mut self,
         path: &Path<'_>,
         recursive: bool,
         if_version: Option<u64>,
         caller: &Caller,
-    ) -> StoreResult {
+    ) -> StoreResult<Subtree> {
         let seq = self.next_version();
         let Some(name) = path.name() else {
             return self.delete_root(path, recursive, if_version, caller, seq);
@@ -436,9 +462,7 @@ impl Tree {
             .ok_or(ENOENT)?;
         let node = parent.child(name).ok_or(ENOENT)?;
         caller.may_write(node.owner, node.mode)?;
-        if recursive {
-            may_delete_below(node, caller, max_depth)?;
-        }
+        // The cheap checks first: only a delete that can succeed walks the subtree.
         if if_version.is_some_and(|v| v != node.version) {
             return Err(StoreError::Stale {
                 current: node.version,
@@ -447,15 +471,24 @@ impl Tree {
         if !recursive && node.num_children() > 0 {
             return Err(enotempty().into());
         }
+        if recursive {
+            may_delete_below(node, caller, max_depth)?;
+        }
         let event = Event::new(seq, EventKind::Deleted, path)?;
-        let freed = if self.txn.is_some() {
-            self.detach(path, name, seq)?
-        } else {
-            let (removed, _) = parent.remove_child(name, seq).ok_or(ENOENT)?;
-            self.release(removed)
-        };
-        self.commit_removal(seq, freed, event);
-        Ok(())
+        if self.txn.is_some() {
+            let freed = self.detach(path, name, seq)?;
+            self.commit_removal(seq, freed, event);
+            return Ok(Subtree::empty());
+        }
+        let mut subtree = Subtree::reserve(max_depth)?;
+        let (nodes, bytes) = uncharge_below(&mut self.ledger, node, max_depth)?;
+        let own = u64::from_safe_cast(name.len()) + node.value_len();
+        self.ledger.uncharge(node.owner, 1, own);
+        let (removed, _) = parent.remove_child(name, seq).ok_or(ENOENT)?;
+        let (_, mut removed) = removed.to_key_value();
+        subtree.hold(removed.take_children());
+        self.commit_removal(seq, (nodes + 1, bytes + own), event);
+        Ok(subtree)
     }
 
     /// Deletes the root's value and, with `recursive`, every other node.
@@ -466,15 +499,12 @@ impl Tree {
         if_version: Option<u64>,
         caller: &Caller,
         seq: u64,
-    ) -> StoreResult {
+    ) -> StoreResult<Subtree> {
         if self.txn.is_some() {
             // A transaction cannot undo emptying the whole store.
             return Err(EINVAL.into());
         }
         caller.may_write(self.root.owner, self.root.mode)?;
-        if recursive {
-            may_delete_below(&self.root, caller, self.limits.max_depth)?;
-        }
         if if_version.is_some_and(|v| v != self.root.version) {
             return Err(StoreError::Stale {
                 current: self.root.version,
@@ -484,6 +514,9 @@ impl Tree {
         if !recursive && had_children {
             return Err(enotempty().into());
         }
+        if recursive {
+            may_delete_below(&self.root, caller, self.limits.max_depth)?;
+        }
         // Without children to delete, only the root's value goes: a change of the root.
         let kind = if had_children {
             EventKind::Deleted
@@ -491,8 +524,10 @@ impl Tree {
             EventKind::Changed
         };
         let event = Event::new(seq, kind, path)?;
-        let children = self.root.take_children();
-        let (nodes, mut bytes) = self.destroy_children(children, true);
+        let mut subtree = Subtree::reserve(self.limits.max_depth)?;
+        let (nodes, mut bytes) =
+            uncharge_below(&mut self.ledger, &self.root, self.limits.max_depth)?;
+        subtree.hold(self.root.take_children());
         if let Some(value) = self.root.value.take() {
             let len = value.len().into_safe_cast();
             self.ledger.uncharge(self.root.owner, 0, len);
@@ -504,7 +539,7 @@ impl Tree {
         self.root.version = seq;
         self.root.mtime_ns = now_ns();
         self.commit_removal(seq, (nodes, bytes), event);
-        Ok(())
+        Ok(subtree)
     }
 
     /// Removes the ephemeral node at `path` if it still belongs to `session`: the cleanup when

@@ -106,6 +106,88 @@ impl Drop for Chain {
     }
 }
 
+/// Frees every node of `children` and below without recursion, keeping the children of each
+/// level on `stack` (which is left empty), and calls `f` with each node's name and the node
+/// before it goes.
+fn free_levels(
+    stack: &mut KVVec<RBTree<Name, Node>>,
+    children: RBTree<Name, Node>,
+    mut f: impl FnMut(&Name, &Node),
+) {
+    let mut pending = Some(children);
+    loop {
+        if let Some(children) = pending.take() {
+            if let Err(full) = stack.push_within_capacity(children) {
+                // Deeper than `max_depth`, which the tree never is: free it recursively.
+                drop(full);
+            }
+        }
+        let Some(top) = stack.last_mut() else {
+            break;
+        };
+        match top.cursor_front_mut() {
+            Some(cursor) => {
+                let (_, child) = cursor.remove_current();
+                let (name, mut child) = child.to_key_value();
+                f(&name, &child);
+                let grandchildren = child.take_children();
+                if !grandchildren.is_empty() {
+                    pending = Some(grandchildren);
+                }
+            }
+            None => {
+                stack.pop();
+            }
+        }
+    }
+}
+
+/// The nodes a delete took out of the tree, already returned to their owners' quotas and
+/// counted out of the store's totals. They are freed when this is dropped: by the caller, after
+/// it has released the store's lock, so that freeing a large subtree holds up nobody.
+pub(crate) struct Subtree {
+    /// The children of each level, for freeing without recursion: room for `max_depth + 1`
+    /// levels is reserved before anything is taken out.
+    stack: KVVec<RBTree<Name, Node>>,
+}
+
+impl Subtree {
+    /// Nothing to free.
+    pub(super) fn empty() -> Self {
+        Self {
+            stack: KVVec::new(),
+        }
+    }
+
+    /// Room to free a subtree at most `max_depth` deep; allocated before the subtree is taken
+    /// out, so that taking it out cannot fail.
+    pub(super) fn reserve(max_depth: u32) -> Result<Self> {
+        let levels = usize::from_safe_cast(max_depth) + 1;
+        Ok(Self {
+            stack: KVVec::with_capacity(levels, GFP_KERNEL)?,
+        })
+    }
+
+    /// Takes `children`, to be freed with everything below them.
+    pub(super) fn hold(&mut self, children: RBTree<Name, Node>) {
+        if children.is_empty() {
+            return;
+        }
+        if let Err(full) = self.stack.push_within_capacity(children) {
+            // There was room; otherwise they are freed here, recursively.
+            drop(full);
+        }
+    }
+}
+
+impl Drop for Subtree {
+    fn drop(&mut self) {
+        while let Some(children) = self.stack.pop() {
+            free_levels(&mut self.stack, children, |_, _| ());
+        }
+    }
+}
+
 /// Freeing subtrees.
 impl Tree {
     /// Frees every node of `children` and below without recursion, using the reserved work
@@ -118,39 +200,15 @@ impl Tree {
     ) -> (u64, u64) {
         let mut nodes = 0u64;
         let mut bytes = 0u64;
-        let stack = &mut self.teardown;
         let ledger = &mut self.ledger;
-        let mut pending = Some(children);
-        loop {
-            if let Some(children) = pending.take() {
-                if let Err(full) = stack.push_within_capacity(children) {
-                    // Deeper than `max_depth`, which the tree never is: free it recursively.
-                    drop(full);
-                }
+        free_levels(&mut self.teardown, children, |name, child| {
+            let own = u64::from_safe_cast(name.len()) + child.value_len();
+            nodes += 1;
+            bytes += own;
+            if account {
+                ledger.uncharge(child.owner, 1, own);
             }
-            let Some(top) = stack.last_mut() else {
-                break;
-            };
-            match top.cursor_front_mut() {
-                Some(cursor) => {
-                    let (_, child) = cursor.remove_current();
-                    let (name, mut child) = child.to_key_value();
-                    let own = u64::from_safe_cast(name.len()) + child.value_len();
-                    nodes += 1;
-                    bytes += own;
-                    if account {
-                        ledger.uncharge(child.owner, 1, own);
-                    }
-                    let grandchildren = child.take_children();
-                    if !grandchildren.is_empty() {
-                        pending = Some(grandchildren);
-                    }
-                }
-                None => {
-                    stack.pop();
-                }
-            }
-        }
+        });
         (nodes, bytes)
     }
 }

@@ -71,6 +71,16 @@ pub(crate) struct TxnFailure {
     pub(crate) error: StoreError,
 }
 
+impl From<Error> for TxnFailure {
+    /// A failure before any operation ran.
+    fn from(error: Error) -> Self {
+        Self {
+            index: None,
+            error: error.into(),
+        }
+    }
+}
+
 /// What a set replaced in an existing node.
 pub(super) struct Replaced {
     pub(super) value: Option<Value>,
@@ -187,8 +197,8 @@ impl Tree {
     fn apply(&mut self, op: &mut TxnOp<'_>, caller: &Caller) -> StoreResult {
         match op {
             TxnOp::CheckVersion(path, version) => {
-                // Like stat, a check needs no permission.
-                let node = self.root.descend(path.components()).ok_or(ENOENT)?;
+                // Like stat, a check needs only the right to read the node's ancestors.
+                let node = self.find(path, caller)?.ok_or(ENOENT)?;
                 if node.version != *version {
                     return Err(StoreError::Stale {
                         current: node.version,
@@ -196,7 +206,7 @@ impl Tree {
                 }
                 Ok(())
             }
-            TxnOp::CheckAbsent(path) => match self.root.descend(path.components()) {
+            TxnOp::CheckAbsent(path) => match self.find(path, caller)? {
                 Some(_) => Err(EEXIST.into()),
                 None => Ok(()),
             },
@@ -209,7 +219,7 @@ impl Tree {
                 self.set(path, value, *opts, caller).map(drop)
             }
             TxnOp::Delete(path, recursive, if_version) => {
-                self.delete(path, *recursive, *if_version, caller)
+                self.delete(path, *recursive, *if_version, caller).map(drop)
             }
         }
     }
