@@ -23,7 +23,7 @@ kmemleak=/sys/kernel/debug/kmemleak
 [ -w $kmemleak ] && echo clear >$kmemleak
 
 echo "== integration tests (Rust client library, default limits)"
-"$INTEGRATION" --color never --test-threads=1 --skip limits:: --skip heavy:: --skip access:: --skip stress:: || failed=1
+"$INTEGRATION" --color never --test-threads=1 --skip limits:: --skip heavy:: --skip access:: --skip tenants:: --skip stress:: || failed=1
 
 echo "== C program against include/uapi/linux/pathstore.h"
 "$C_TEST" || failed=1
@@ -59,7 +59,7 @@ if insmod $ko dev_mode=0666 uid_max_nodes=16 uid_max_bytes=1024; then
 	ok "insmod with dev_mode=0666 and small per-user quotas"
 	# Other users must be able to run the test binary, wherever the checkout lives.
 	cp "$INTEGRATION" /tmp/integration && chmod 755 /tmp/integration
-	/tmp/integration --color never --test-threads=1 access:: || failed=1
+	/tmp/integration --color never --test-threads=1 access:: tenants:: || failed=1
 	check "rmmod after the access suite" rmmod pathstore
 else
 	notok "insmod with dev_mode=0666 and small per-user quotas"

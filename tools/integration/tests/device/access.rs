@@ -17,12 +17,12 @@ const UID_MAX_NODES: u64 = 16;
 /// The per-user byte quota this pass loads the module with.
 const UID_MAX_BYTES: u64 = 1024;
 
-const ALICE: u32 = 1000;
-const BOB: u32 = 1001;
+pub(crate) const ALICE: u32 = 1000;
+pub(crate) const BOB: u32 = 1001;
 
 /// Runs `steps` as `uid` in a worker process and returns the outcome of each: `ok`, `ok DETAIL`
 /// or an errno name. The steps are those of [`run_worker`].
-fn as_user(uid: u32, steps: &[String]) -> Vec<String> {
+pub(crate) fn as_user(uid: u32, steps: &[String]) -> Vec<String> {
     let spec = format!("access {}", steps.join(" ; "));
     let worker = spawn_worker_as(&spec, Some(uid));
     let results = wait_worker(worker);
@@ -37,7 +37,8 @@ fn as_user(uid: u32, steps: &[String]) -> Vec<String> {
 /// The worker half of [`as_user`]: runs the `;`-separated steps of `spec` on one open file and
 /// prints a `WORKER-RESULT` line per step. Steps: `get P`, `set P V`, `create P V`,
 /// `mode P V private|read|rw`, `rm P`, `rmr P`, `ls P`, `stat P`, `stats`, `check`, `text LINE`
-/// (a command through the text interface, on a file of its own).
+/// (a command through the text interface, on a file of its own), and the steps of
+/// [`crate::tenants`]: `watchall P AFTER`, `rmr-stale P VERSION SECONDS`.
 pub(crate) fn run_worker(spec: &str) {
     let mut store = Pathstore::open_path(integration::device());
     for step in spec.split(" ; ") {
@@ -74,11 +75,11 @@ fn setuid(uid: u32) -> String {
     }
 }
 
-fn name(errno: Errno) -> String {
+pub(crate) fn name(errno: Errno) -> String {
     errno_name(errno).map_or_else(|| format!("errno {}", errno.raw_os_error()), str::to_owned)
 }
 
-fn outcome<T>(result: pathstore::Result<T>, detail: impl FnOnce(T) -> String) -> String {
+pub(crate) fn outcome<T>(result: pathstore::Result<T>, detail: impl FnOnce(T) -> String) -> String {
     match result {
         Ok(value) => {
             let detail = detail(value);
@@ -121,6 +122,10 @@ fn run_step(store: &Pathstore, step: &str) -> String {
             format!("nodes={} bytes={}", st.uid_nodes, st.uid_bytes)
         }),
         ["check"] => outcome(store.check(), |_| String::new()),
+        ["watchall", p, after] => crate::tenants::watch_all(store, p, after),
+        ["rmr-stale", p, version, seconds] => {
+            crate::tenants::stale_deletes(store, p, version, seconds)
+        }
         ["text", line @ ..] => text(&format!("{}\n", line.join(" "))),
         _ => panic!("unknown step {step:?}"),
     }
@@ -145,12 +150,12 @@ fn text(line: &str) -> String {
 }
 
 /// Steps from string slices.
-fn steps(steps: &[&str]) -> Vec<String> {
+pub(crate) fn steps(steps: &[&str]) -> Vec<String> {
     steps.iter().map(|s| (*s).to_owned()).collect()
 }
 
 /// A scratch subtree whose root every user may create nodes under.
-fn shared_scratch<'s>(store: &'s Pathstore, name: &str) -> Scratch<'s> {
+pub(crate) fn shared_scratch<'s>(store: &'s Pathstore, name: &str) -> Scratch<'s> {
     let s = Scratch::new(store, name);
     ok(
         "make the scratch root writable by all",

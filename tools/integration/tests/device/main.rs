@@ -4,19 +4,19 @@
 //! This is the only test target of the crate (the harness runs one binary), in four passes
 //! (see `scripts/guest-tests.sh`):
 //!
-//! 1. default module parameters: everything but `limits::`, `access::`, `heavy::` and
-//!    `stress::`. These tests share the store; each works in its own subtree `/it/<test>` and
+//! 1. default module parameters: everything but `limits::`, `access::`, `tenants::`,
+//!    `heavy::` and `stress::`. These tests share the store; each works in its own subtree `/it/<test>` and
 //!    removes it, and checks the store's counters by differences, except the few that reset the
 //!    whole store on purpose.
 //! 2. `limits::`, with the module loaded with `max_value_len=64 max_path_len=128 max_depth=8
 //!    max_nodes=64 max_bytes=2048 watch_events=16`.
-//! 3. `access::`, with `dev_mode=0666 uid_max_nodes=16 uid_max_bytes=1024`: steps run as other
-//!    users in worker processes.
+//! 3. `access::` and `tenants::`, with `dev_mode=0666 uid_max_nodes=16 uid_max_bytes=1024`:
+//!    steps run as other users in worker processes.
 //! 4. `heavy::` and `stress::` (a concurrency stress for a fixed time,
 //!    `PATHSTORE_STRESS_SECONDS`, default 60), right before the module is unloaded and kmemleak
 //!    is checked.
 //!
-//! No other test name contains `limits::`, `access::`, `heavy::` or `stress::`. The randomised tests print
+//! No other test name contains `limits::`, `access::`, `tenants::`, `heavy::` or `stress::`. The randomised tests print
 //! their seed; `PATHSTORE_SEED` replays one.
 
 use integration::{open, WORKER_ENV};
@@ -36,6 +36,7 @@ mod ops;
 mod paths;
 mod raw;
 mod stress;
+mod tenants;
 
 #[test]
 fn version_handshake() {
