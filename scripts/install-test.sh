@@ -95,6 +95,7 @@ done
 ver=$(sed -n 's/^PACKAGE_VERSION="\(.*\)"$/\1/p' dkms.conf)
 modver=$(sed -n 's/^pub(crate) const MODULE_VERSION: (u32, u32, u32) = (\([0-9]*\), \([0-9]*\), \([0-9]*\));$/\1.\2.\3/p' src/pathstore.rs)
 check "dkms.conf PACKAGE_VERSION ($ver) is the module's version ($modver)" test -n "$ver" -a "$ver" = "$modver"
+check "modinfo shows the module's version" test "$(modinfo -F version "$mo/src/pathstore.ko" 2>/dev/null)" = "$modver"
 src=$tmp/usr-src/pathstore-$ver
 mkdir -p "$src" "$tmp/root/lib/modules/$rel" "$tmp/var-lib-dkms"
 cp -r Kbuild Makefile dkms.conf src "$src/"

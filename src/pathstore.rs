@@ -84,6 +84,36 @@ module! {
 /// patch`.
 pub(crate) const MODULE_VERSION: (u32, u32, u32) = (0, 3, 0);
 
+/// The `version` that `modinfo` shows. 7.2's `module!` has no `version` field, so the entry is
+/// placed in `.modinfo` here, as `module!` places the others of a loadable module.
+#[cfg(MODULE)]
+#[link_section = ".modinfo"]
+#[used]
+static MODINFO_VERSION: [u8; 14] = MODINFO_VERSION_ENTRY;
+
+/// The modinfo entry of [`MODINFO_VERSION`].
+const MODINFO_VERSION_ENTRY: [u8; 14] = *b"version=0.3.0\0";
+
+/// The numbers of a `version=MAJOR.MINOR.PATCH\0` modinfo entry.
+const fn modinfo_version(entry: &[u8]) -> (u32, u32, u32) {
+    let mut numbers = [0u32; 3];
+    let (mut i, mut n) = (b"version=".len(), 0);
+    while i < entry.len() && entry[i] != 0 {
+        match entry[i] {
+            b'.' => n += 1,
+            d => numbers[n] = numbers[n] * 10 + (d - b'0') as u32,
+        }
+        i += 1;
+    }
+    (numbers[0], numbers[1], numbers[2])
+}
+
+// The modinfo entry states `MODULE_VERSION`.
+const _: () = {
+    let (major, minor, patch) = modinfo_version(&MODINFO_VERSION_ENTRY);
+    assert!(major == MODULE_VERSION.0 && minor == MODULE_VERSION.1 && patch == MODULE_VERSION.2);
+};
+
 #[pin_data]
 struct PathstoreModule {
     #[pin]
