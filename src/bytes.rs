@@ -65,8 +65,8 @@ impl Bytes {
 
     /// Copies `bytes` into a buffer of exactly their size.
     pub(crate) fn copy(bytes: &[u8]) -> Result<Self> {
-        let mut vec = KVVec::with_capacity(bytes.len(), GFP_KERNEL)?;
-        vec.extend_from_slice(bytes, GFP_KERNEL)?;
+        let mut vec = KVVec::with_capacity(bytes.len(), GFP_KERNEL_ACCOUNT)?;
+        vec.extend_from_slice(bytes, GFP_KERNEL_ACCOUNT)?;
         Self::from_vec(vec)
     }
 

@@ -52,8 +52,18 @@ pub(crate) struct OpenFile {
 
 /// Output of the last text command, consumed by `read()`.
 pub(crate) struct Response {
+    /// What `read()` returns next (for a listing, the current page).
     pub(crate) bytes: KVVec<u8>,
     pub(crate) pos: usize,
+    /// For a listing read in pages, where its next page starts.
+    pub(crate) next: Option<ListCursor>,
+}
+
+/// Where the next page of a listing starts: after the name `after` among the children of the
+/// node at `path`.
+pub(crate) struct ListCursor {
+    pub(crate) path: KVVec<u8>,
+    pub(crate) after: KVVec<u8>,
 }
 
 /// A value copied out of the tree.
@@ -89,9 +99,10 @@ impl OpenFile {
                 response <- new_mutex!(Response {
                     bytes: KVVec::new(),
                     pos: 0,
+                    next: None,
                 }),
             }),
-            GFP_KERNEL,
+            GFP_KERNEL_ACCOUNT,
         )
     }
 
@@ -120,7 +131,7 @@ impl OpenFile {
                         Ok::<_, Error>(())
                     })?;
                 }
-                list.reserve(1, GFP_KERNEL)?;
+                list.reserve(1, GFP_KERNEL_ACCOUNT)?;
                 Some(list)
             }
             None => None,
@@ -128,7 +139,7 @@ impl OpenFile {
         // The path the list keeps, unless the sequential create makes it.
         let mut kept = KVVec::new();
         if ephemerals.is_some() && !sequential {
-            kept.extend_from_slice(path.as_bytes(), GFP_KERNEL)?;
+            kept.extend_from_slice(path.as_bytes(), GFP_KERNEL_ACCOUNT)?;
         }
         let done = self.store.change(|t| -> StoreResult<SetDone> {
             if sequential {
@@ -178,13 +189,13 @@ impl OpenFile {
         // lock. It may have been replaced by a longer one in between; then try again with that.
         let mut buf = KVVec::new();
         loop {
-            buf.reserve(len, GFP_KERNEL)?;
+            buf.reserve(len, GFP_KERNEL_ACCOUNT)?;
             let (now, version) = self.store.read(|t| {
                 t.get(path, &self.caller, |value, version| {
                     if value.len() <= room && value.len() <= buf.capacity() {
                         buf.clear();
                         // Cannot allocate: there is room.
-                        let _ = buf.extend_from_slice(value, GFP_KERNEL);
+                        let _ = buf.extend_from_slice(value, GFP_KERNEL_ACCOUNT);
                     }
                     (value.len(), version)
                 })

@@ -101,7 +101,7 @@ impl Ledger {
             return Err(edquot());
         }
         let reservation = if self.owners.get(&uid).is_none() && !after.is_empty() {
-            Some(RBTreeNodeReservation::new(GFP_KERNEL)?)
+            Some(RBTreeNodeReservation::new(GFP_KERNEL_ACCOUNT)?)
         } else {
             None
         };

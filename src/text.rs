@@ -46,9 +46,10 @@ use crate::{
     events::EventKind,
     file::{
         Copied,
+        ListCursor,
         OpenFile, //
     },
-    ioctl::LIST_CHUNK,
+
     num::FromSafeCast,
     path::Path,
     store::Wait,
@@ -60,13 +61,16 @@ mod parse;
 
 pub(crate) use parse::Command;
 
+/// Bytes of names one page of a text listing holds (at most four times as many once escaped).
+const LIST_PAGE: usize = 2048;
+
 /// Appends formatted text to a response, failing with `ENOMEM` when it cannot grow.
 struct TextOut<'a>(&'a mut KVVec<u8>);
 
 impl core::fmt::Write for TextOut<'_> {
     fn write_str(&mut self, s: &str) -> core::fmt::Result {
         self.0
-            .extend_from_slice(s.as_bytes(), GFP_KERNEL)
+            .extend_from_slice(s.as_bytes(), GFP_KERNEL_ACCOUNT)
             .map_err(|_| core::fmt::Error)
     }
 }
@@ -86,8 +90,8 @@ fn push_escaped(out: &mut KVVec<u8>, bytes: &[u8]) -> Result {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     for &b in bytes {
         match b {
-            b'\\' => out.extend_from_slice(b"\\\\", GFP_KERNEL)?,
-            b'!'..=b'~' => out.push(b, GFP_KERNEL)?,
+            b'\\' => out.extend_from_slice(b"\\\\", GFP_KERNEL_ACCOUNT)?,
+            b'!'..=b'~' => out.push(b, GFP_KERNEL_ACCOUNT)?,
             _ => {
                 let hex = [
                     b'\\',
@@ -95,7 +99,7 @@ fn push_escaped(out: &mut KVVec<u8>, bytes: &[u8]) -> Result {
                     HEX[usize::from(b >> 4)],
                     HEX[usize::from(b & 0xf)],
                 ];
-                out.extend_from_slice(&hex, GFP_KERNEL)?;
+                out.extend_from_slice(&hex, GFP_KERNEL_ACCOUNT)?;
             }
         }
     }
@@ -125,14 +129,15 @@ impl OpenFile {
         if len > longest {
             return Err(E2BIG);
         }
-        let mut line = KVVec::with_capacity(len, GFP_KERNEL)?;
-        if iov.copy_from_iter_vec(&mut line, GFP_KERNEL)? != len {
+        let mut line = KVVec::with_capacity(len, GFP_KERNEL_ACCOUNT)?;
+        if iov.copy_from_iter_vec(&mut line, GFP_KERNEL_ACCOUNT)? != len {
             return Err(EFAULT);
         }
-        let out = self.run_text(Command::parse(&line)?)?;
+        let (out, next) = self.run_text(Command::parse(&line)?)?;
         let mut response = self.response.lock();
         response.bytes = out;
         response.pos = 0;
+        response.next = next;
         Ok(len)
     }
 
@@ -142,6 +147,16 @@ impl OpenFile {
             return Ok(0);
         }
         let mut response = self.response.lock();
+        if response.pos == response.bytes.len() {
+            // A listing's next page, if there is one: the listing goes on from its cursor.
+            if let Some(cursor) = response.next.take() {
+                let path = Path::parse(&cursor.path, &self.limits)?;
+                let mut page = KVVec::new();
+                response.next = self.list_page(&path, Some(&cursor.after), &mut page)?;
+                response.bytes = page;
+                response.pos = 0;
+            }
+        }
         let pos = response.pos;
         let pending = response.bytes.get(pos..).unwrap_or(&[]);
         // The response is this file's own kernel buffer; copying it while holding the file's
@@ -158,10 +173,12 @@ impl OpenFile {
         Ok(copied)
     }
 
-    /// Runs one text command, returning its response (empty for commands without output).
-    fn run_text(&self, command: Command<'_>) -> Result<KVVec<u8>> {
+    /// Runs one text command, returning its response (empty for commands without output) and,
+    /// for a listing with more pages, where the next page starts.
+    fn run_text(&self, command: Command<'_>) -> Result<(KVVec<u8>, Option<ListCursor>)> {
         let limits = &self.limits;
         let mut out = KVVec::new();
+        let mut next = None;
         match command {
             Command::Set {
                 path,
@@ -216,7 +233,9 @@ impl OpenFile {
                 recursive,
                 version,
             } => self.text_delete(&Path::parse(path, limits)?, recursive, Some(version))?,
-            Command::List { path } => self.text_list(&Path::parse(path, limits)?, &mut out)?,
+            Command::List { path } => {
+                next = self.list_page(&Path::parse(path, limits)?, None, &mut out)?;
+            }
             Command::Stat { path } => self.text_stat(&Path::parse(path, limits)?, &mut out)?,
             Command::Watch {
                 path,
@@ -225,7 +244,7 @@ impl OpenFile {
             } => self.text_watch(&Path::parse(path, limits)?, subtree, after, &mut out)?,
             Command::Stats => self.text_stats(&mut out)?,
         }
-        Ok(out)
+        Ok((out, next))
     }
 
     /// `set`, `create`, `set-if`, `ephemeral` and `seq`: returns the sequential number (0 unless
@@ -245,11 +264,11 @@ impl OpenFile {
     fn text_get(&self, path: &Path<'_>, out: &mut KVVec<u8>) -> Result {
         let mut stack = StackBuf::new();
         match self.copy_value(path, &mut stack, usize::MAX)? {
-            Copied::Stack(bytes, _) => out.extend_from_slice(bytes, GFP_KERNEL)?,
+            Copied::Stack(bytes, _) => out.extend_from_slice(bytes, GFP_KERNEL_ACCOUNT)?,
             Copied::Owned(bytes, _) => *out = bytes,
             Copied::TooLong(..) => return Err(ERANGE),
         }
-        out.push(b'\n', GFP_KERNEL)?;
+        out.push(b'\n', GFP_KERNEL_ACCOUNT)?;
         Ok(())
     }
 
@@ -263,33 +282,41 @@ impl OpenFile {
         Ok(())
     }
 
-    /// `ls`: the children's names, one per line, paging through them and re-taking the lock
-    /// for each chunk.
-    fn text_list(&self, path: &Path<'_>, out: &mut KVVec<u8>) -> Result {
-        let room = usize::from_safe_cast(LIST_CHUNK);
-        let mut chunk = KVVec::with_capacity(room, GFP_KERNEL)?;
-        let mut after: Option<KVec<u8>> = None;
-        loop {
-            chunk.clear();
-            let listing = self
-                .store
-                .read(|t| t.list(path, after.as_deref(), &mut chunk, room, &self.caller))?;
-            let mut last: &[u8] = &[];
-            for name in chunk
-                .split(|&b| b == 0)
-                .take(usize::from_safe_cast(listing.count))
-            {
-                push_escaped(out, name)?;
-                out.push(b'\n', GFP_KERNEL)?;
-                last = name;
-            }
-            if !listing.more || listing.count == 0 {
-                return Ok(());
-            }
-            let mut cursor = KVec::with_capacity(last.len(), GFP_KERNEL)?;
-            cursor.extend_from_slice(last, GFP_KERNEL)?;
-            after = Some(cursor);
+    /// `ls`: one page of the children's names after `after` (from the first without it), one
+    /// per line, appended to `out`. Returns where the next page starts, if there is one: a
+    /// listing is read a page at a time, so a pending listing holds one page, never the whole.
+    fn list_page(
+        &self,
+        path: &Path<'_>,
+        after: Option<&[u8]>,
+        out: &mut KVVec<u8>,
+    ) -> Result<Option<ListCursor>> {
+        let room = LIST_PAGE;
+        let mut page = KVVec::with_capacity(room, GFP_KERNEL_ACCOUNT)?;
+        let listing = self
+            .store
+            .read(|t| t.list(path, after, &mut page, room, &self.caller))?;
+        let mut last: &[u8] = &[];
+        for name in page
+            .split(|&b| b == 0)
+            .take(usize::from_safe_cast(listing.count))
+        {
+            push_escaped(out, name)?;
+            out.push(b'\n', GFP_KERNEL_ACCOUNT)?;
+            last = name;
         }
+        if !listing.more || listing.count == 0 {
+            return Ok(None);
+        }
+        let copy = |bytes: &[u8]| -> Result<KVVec<u8>> {
+            let mut copy = KVVec::with_capacity(bytes.len(), GFP_KERNEL_ACCOUNT)?;
+            copy.extend_from_slice(bytes, GFP_KERNEL_ACCOUNT)?;
+            Ok(copy)
+        };
+        Ok(Some(ListCursor {
+            path: copy(path.as_bytes())?,
+            after: copy(last)?,
+        }))
     }
 
     /// `stat`: the node's metadata as `key=value` pairs.
@@ -321,7 +348,7 @@ impl OpenFile {
         out: &mut KVVec<u8>,
     ) -> Result {
         let room = usize::from_safe_cast(self.limits.max_path_len);
-        let mut changed = KVVec::with_capacity(room, GFP_KERNEL)?;
+        let mut changed = KVVec::with_capacity(room, GFP_KERNEL_ACCOUNT)?;
         let change = self.store.watch(
             path,
             subtree,
@@ -338,10 +365,10 @@ impl OpenFile {
         )
         .map_err(|_| ENOMEM)?;
         if !changed.is_empty() {
-            out.push(b' ', GFP_KERNEL)?;
+            out.push(b' ', GFP_KERNEL_ACCOUNT)?;
             push_escaped(out, &changed)?;
         }
-        out.push(b'\n', GFP_KERNEL)?;
+        out.push(b'\n', GFP_KERNEL_ACCOUNT)?;
         Ok(())
     }
 

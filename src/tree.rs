@@ -129,7 +129,7 @@ impl Tree {
             )?,
             last_session: 0,
             txn: None,
-            teardown: KVVec::with_capacity(depth, GFP_KERNEL)?,
+            teardown: KVVec::with_capacity(depth, GFP_KERNEL_ACCOUNT)?,
         })
     }
 
@@ -287,8 +287,8 @@ impl Tree {
                 if out.len() + need > room {
                     return Ok(Some(need));
                 }
-                out.extend_from_slice(name, GFP_KERNEL)?;
-                out.push(0, GFP_KERNEL)?;
+                out.extend_from_slice(name, GFP_KERNEL_ACCOUNT)?;
+                out.push(0, GFP_KERNEL_ACCOUNT)?;
                 Ok(None)
             });
             match step.transpose()? {
@@ -446,12 +446,12 @@ mod tests {
         for path in [&b"/d/b"[..], b"/d/a", b"/d/c/x"] {
             t.set(&p(path, &t)?, value(b"v")?, o(false, None), &ROOT)?;
         }
-        let mut out = KVVec::with_capacity(64, GFP_KERNEL)?;
+        let mut out = KVVec::with_capacity(64, GFP_KERNEL_ACCOUNT)?;
         let l = t.list(&p(b"/d", &t)?, None, &mut out, 64, &ROOT)?;
         assert_eq!(l.count, 3);
         assert!(!l.more);
         assert_eq!(&out[..], b"a\0b\0c\0");
-        let mut out = KVVec::with_capacity(2, GFP_KERNEL)?;
+        let mut out = KVVec::with_capacity(2, GFP_KERNEL_ACCOUNT)?;
         let l = t.list(&p(b"/d", &t)?, Some(b"a"), &mut out, 2, &ROOT)?;
         assert_eq!((l.count, l.more), (1, true));
         assert_eq!(&out[..], b"b\0");

@@ -44,8 +44,8 @@ impl Value {
     pub(crate) fn from_user(ptr: UserPtr, len: u32, limits: &Limits) -> Result<Self> {
         let len = usize::from_safe_cast(len);
         Self::check_len(len, limits)?;
-        let mut buf = KVVec::with_capacity(len, GFP_KERNEL)?;
-        UserSlice::new(ptr, len).read_all(&mut buf, GFP_KERNEL)?;
+        let mut buf = KVVec::with_capacity(len, GFP_KERNEL_ACCOUNT)?;
+        UserSlice::new(ptr, len).read_all(&mut buf, GFP_KERNEL_ACCOUNT)?;
         Ok(Self(Bytes::from_vec(buf)?))
     }
 

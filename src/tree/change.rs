@@ -376,7 +376,7 @@ impl Tree {
         const SKIP: u32 = 64;
         const DIGITS: usize = 10;
         let prefix = path.as_bytes();
-        let mut name_buf = KVVec::with_capacity(prefix.len() + DIGITS, GFP_KERNEL)?;
+        let mut name_buf = KVVec::with_capacity(prefix.len() + DIGITS, GFP_KERNEL_ACCOUNT)?;
         let write_name = |number: u32, name_buf: &mut KVVec<u8>| -> Result {
             let mut digits = [b'0'; DIGITS];
             let mut n = number;

@@ -131,7 +131,7 @@ impl Node {
     pub(super) fn ext_mut(&mut self) -> Result<&mut Ext> {
         let ext = match self.ext.take() {
             Some(ext) => ext,
-            None => KBox::new(Ext::default(), GFP_KERNEL)?,
+            None => KBox::new(Ext::default(), GFP_KERNEL_ACCOUNT)?,
         };
         Ok(self.ext.insert(ext))
     }
@@ -226,7 +226,8 @@ pub(super) fn walk<'a>(
         return Ok(());
     };
     let levels = usize::from_safe_cast(max_depth) + 1;
-    let mut stack: KVVec<RBTreeIter<'a, Name, Node>> = KVVec::with_capacity(levels, GFP_KERNEL)?;
+    let mut stack: KVVec<RBTreeIter<'a, Name, Node>> =
+        KVVec::with_capacity(levels, GFP_KERNEL_ACCOUNT)?;
     stack
         .push_within_capacity(children.iter())
         .map_err(|_| EINVAL)?;

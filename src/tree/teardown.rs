@@ -65,7 +65,7 @@ impl Chain {
         }
         loop {
             let name = Name::copy(chain_name)?;
-            let reservation = RBTreeNodeReservation::new(GFP_KERNEL)?;
+            let reservation = RBTreeNodeReservation::new(GFP_KERNEL_ACCOUNT)?;
             // `chain_name` is the first missing component: its parent exists in the tree.
             let Some(parent_name) = missing.next() else {
                 return Ok((name, reservation, chain));
@@ -164,7 +164,7 @@ impl Subtree {
     pub(super) fn reserve(max_depth: u32) -> Result<Self> {
         let levels = usize::from_safe_cast(max_depth) + 1;
         Ok(Self {
-            stack: KVVec::with_capacity(levels, GFP_KERNEL)?,
+            stack: KVVec::with_capacity(levels, GFP_KERNEL_ACCOUNT)?,
         })
     }
 

@@ -160,9 +160,9 @@ impl Tree {
         let txn = Txn {
             op: 0,
             saved: (self.nodes, self.bytes, self.sequence),
-            undo: KVVec::with_capacity(changes, GFP_KERNEL).map_err(early)?,
-            usages: KVVec::with_capacity(changes, GFP_KERNEL).map_err(early)?,
-            events: KVVec::with_capacity(changes, GFP_KERNEL).map_err(early)?,
+            undo: KVVec::with_capacity(changes, GFP_KERNEL_ACCOUNT).map_err(early)?,
+            usages: KVVec::with_capacity(changes, GFP_KERNEL_ACCOUNT).map_err(early)?,
+            events: KVVec::with_capacity(changes, GFP_KERNEL_ACCOUNT).map_err(early)?,
         };
         self.txn = Some(txn);
         for index in 0..ops.len() {
