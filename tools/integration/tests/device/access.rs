@@ -38,7 +38,7 @@ pub(crate) fn as_user(uid: u32, steps: &[String]) -> Vec<String> {
 /// prints a `WORKER-RESULT` line per step. Steps: `get P`, `set P V`, `create P V`,
 /// `mode P V private|read|rw`, `rm P`, `rmr P`, `ls P`, `stat P`, `stats`, `check`, `text LINE`
 /// (a command through the text interface, on a file of its own), and the steps of
-/// [`crate::tenants`]: `watchall P AFTER`, `rmr-stale P VERSION SECONDS`.
+/// [`crate::tenants`]: `watchall P AFTER`, `rmr-stale P VERSION SECONDS`, `spin SECONDS`.
 pub(crate) fn run_worker(spec: &str) {
     let mut store = Pathstore::open_path(integration::device());
     for step in spec.split(" ; ") {
@@ -126,6 +126,7 @@ fn run_step(store: &Pathstore, step: &str) -> String {
         ["rmr-stale", p, version, seconds] => {
             crate::tenants::stale_deletes(store, p, version, seconds)
         }
+        ["spin", seconds] => crate::tenants::spin(store, seconds),
         ["text", line @ ..] => text(&format!("{}\n", line.join(" "))),
         _ => panic!("unknown step {step:?}"),
     }

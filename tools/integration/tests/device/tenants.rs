@@ -56,6 +56,21 @@ pub(crate) fn stale_deletes(store: &Pathstore, path: &str, version: &str, second
     format!("ok {count}")
 }
 
+/// Worker step `spin SECONDS`: for `SECONDS`, calls that take no lock of the store
+/// (`PATHSTORE_IOC_VERSION`), as a load on the CPUs like the attacks' but not on the store.
+pub(crate) fn spin(store: &Pathstore, seconds: &str) -> String {
+    let seconds: u64 = seconds.parse().expect("seconds");
+    let end = Instant::now() + Duration::from_secs(seconds);
+    let mut count = 0u64;
+    while Instant::now() < end {
+        if let Err(e) = store.version() {
+            return name(e.errno());
+        }
+        count += 1;
+    }
+    format!("ok {count}")
+}
+
 /// Writes `command` to `file` and reads the whole response.
 fn text(file: &mut File, command: &[u8]) -> Vec<u8> {
     file.write_all(command)
@@ -246,17 +261,21 @@ fn median(samples: &mut [Duration]) -> Duration {
     samples[samples.len() / 2]
 }
 
-/// The median time of `GETS_PER_SAMPLE` gets of `path`, over `samples` samples. (The debug
-/// guest's clock ticks in jiffies, so one get is too short to time alone.)
-fn get_latency(store: &Pathstore, path: &str, samples: usize) -> Duration {
-    const GETS_PER_SAMPLE: u32 = 1000;
-    let mut times = Vec::with_capacity(samples);
-    for _ in 0..samples {
+/// The median time of a get of `path`, measured for `window`: in samples of at least 50 ms
+/// (the debug guest's clock ticks in jiffies, so a get is too short to time alone), each the
+/// mean of the gets it holds.
+fn get_latency(store: &Pathstore, path: &str, window: Duration) -> Duration {
+    const SAMPLE: Duration = Duration::from_millis(50);
+    let end = Instant::now() + window;
+    let mut times = Vec::new();
+    while times.is_empty() || Instant::now() < end {
         let start = Instant::now();
-        for _ in 0..GETS_PER_SAMPLE {
+        let mut gets = 0u32;
+        while gets == 0 || start.elapsed() < SAMPLE {
             ok("get", store.get(path));
+            gets += 1;
         }
-        times.push(start.elapsed() / GETS_PER_SAMPLE);
+        times.push(start.elapsed() / gets);
     }
     median(&mut times)
 }
@@ -286,26 +305,21 @@ fn failing_recursive_deletes_do_not_hold_up_other_readers() {
     let version = stat_version(&store, &big);
     let key = s.path("key");
     ok("the reader's key", store.set(&key, "value"));
-    let samples = 15;
-    let idle = get_latency(&store, &key, samples);
+    // The workers run for `seconds`; the reader measures for `window` once they have started.
+    let (seconds, window) = (6, Duration::from_secs(4));
+    // Two other users load the CPUs as much as the attack will, without the store's lock: the
+    // guest has two CPUs, so the reader's "idle" latency is measured beside the same load.
+    let idle = beside(&[ALICE, BOB], &format!("access spin {seconds}"), || {
+        get_latency(&store, &key, window)
+    });
     // Two other users loop recursive deletes of the subtree at a version it does not have.
-    let seconds = 8;
     let spec = format!("access rmr-stale {big} {} {seconds}", version + 1000);
-    let deleters: Vec<_> = [ALICE, BOB]
-        .iter()
-        .map(|&uid| integration::spawn_worker_as(&spec, Some(uid)))
-        .collect();
-    std::thread::sleep(Duration::from_millis(500));
-    let loaded = get_latency(&store, &key, samples);
-    for worker in deleters {
-        let out = integration::wait_worker(worker);
-        assert!(
-            out.len() == 1 && out[0].starts_with("ok "),
-            "every delete should fail with ESTALE: {out:?}"
-        );
-    }
+    let loaded = beside(&[ALICE, BOB], &spec, || get_latency(&store, &key, window));
     let ratio = loaded.as_secs_f64() / idle.as_secs_f64();
-    println!("get median: idle {idle:?}, beside failing recursive deletes {loaded:?}: {ratio:.2}x");
+    println!(
+        "get median: beside a load off the store {idle:?}, beside failing recursive deletes \
+         {loaded:?}: {ratio:.2}x"
+    );
     assert!(
         ratio <= 3.0,
         "a get beside two users' failing recursive deletes of a {nodes}-node subtree took \
@@ -315,7 +329,145 @@ fn failing_recursive_deletes_do_not_hold_up_other_readers() {
     assert_eq!(stat_version(&store, &big), version, "nothing was deleted");
 }
 
+/// Runs `measure` while users `uids` each run the worker `spec`, after they have started;
+/// checks that every worker reported success.
+fn beside<R>(uids: &[u32], spec: &str, measure: impl FnOnce() -> R) -> R {
+    let workers: Vec<_> = uids
+        .iter()
+        .map(|&uid| integration::spawn_worker_as(spec, Some(uid)))
+        .collect();
+    std::thread::sleep(Duration::from_millis(500));
+    let result = measure();
+    for worker in workers {
+        let out = integration::wait_worker(worker);
+        assert!(
+            out.len() == 1 && out[0].starts_with("ok "),
+            "{spec}: every call should have gone as expected (a stale delete fails with \
+             ESTALE): {out:?}"
+        );
+    }
+    result
+}
+
 /// The version of the node at `path`.
 fn stat_version(store: &Pathstore, path: &str) -> u64 {
     ok("stat", store.stat(path)).version
+}
+
+/// The cgroup v2 hierarchy, mounted at `/sys/fs/cgroup` if it is not yet.
+fn cgroup_root() -> &'static str {
+    const ROOT: &str = "/sys/fs/cgroup";
+    if !std::path::Path::new(ROOT).join("cgroup.procs").exists() {
+        let status = Command::new("mount")
+            .args(["-t", "cgroup2", "none", ROOT])
+            .status()
+            .expect("run mount");
+        assert!(status.success(), "mount -t cgroup2 none {ROOT}: {status}");
+    }
+    ROOT
+}
+
+/// Writes `value` to the cgroup file `path`.
+fn cgroup_write(path: &str, value: &str) {
+    std::fs::write(path, value).unwrap_or_else(|e| panic!("write {value:?} to {path}: {e}"));
+}
+
+/// The memory charged to the cgroup at `dir`, in bytes.
+fn memory_current(dir: &str) -> u64 {
+    let text = std::fs::read_to_string(format!("{dir}/memory.current"))
+        .unwrap_or_else(|e| panic!("read {dir}/memory.current: {e}"));
+    text.trim().parse().expect("memory.current holds a number")
+}
+
+#[test]
+fn the_memory_a_user_stores_is_charged_to_its_memory_cgroup() {
+    let store = open();
+    let s = Scratch::new(&store, "ten_memcg");
+    let root = cgroup_root();
+    cgroup_write(&format!("{root}/cgroup.subtree_control"), "+memory");
+    let dir = format!("{root}/pathstore-tenant");
+    let _ = std::fs::create_dir(&dir);
+    let pid = std::process::id().to_string();
+    // This process joins the cgroup, stores values, and returns to the root cgroup.
+    cgroup_write(&format!("{dir}/cgroup.procs"), &pid);
+    let before = memory_current(&dir);
+    let (count, len) = (200u64, 16 * 1024usize);
+    let value = vec![b'm'; len];
+    for i in 0..count {
+        ok("set a value", store.set(s.path(&format!("v{i}")), &value));
+    }
+    let after = memory_current(&dir);
+    cgroup_write(&format!("{root}/cgroup.procs"), &pid);
+    let stored = count * len as u64;
+    let charged = after.saturating_sub(before);
+    println!("stored {stored} bytes of values; the cgroup was charged {charged} bytes");
+    // memory.current lags the charges a little (they are batched per CPU).
+    assert!(
+        charged >= stored / 10 * 9,
+        "the {stored} bytes of values this process stored should be charged to its memory \
+         cgroup (__GFP_ACCOUNT), but memory.current grew by {charged}"
+    );
+    drop(s);
+    let _ = std::fs::remove_dir(&dir);
+}
+
+/// `MemAvailable` from `/proc/meminfo`, in bytes.
+fn mem_available() -> u64 {
+    let meminfo = std::fs::read_to_string("/proc/meminfo").expect("read /proc/meminfo");
+    let kb: u64 = meminfo
+        .lines()
+        .find_map(|l| l.strip_prefix("MemAvailable:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("MemAvailable in /proc/meminfo");
+    kb * 1024
+}
+
+#[test]
+fn pending_text_listings_pin_one_page_per_open_file() {
+    let store = open();
+    let s = Scratch::new(&store, "ten_listing");
+    let dir = s.path("d");
+    let names = scaled(20_000);
+    for i in 0..names {
+        ok(
+            "a child with a 100-byte name",
+            store.set(format!("{dir}/{i:0>100}"), ""),
+        );
+    }
+    // Each of many open files starts a listing and leaves it pending.
+    const FILES: usize = 1000;
+    const PER_FILE: u64 = 32 * 1024;
+    let before = mem_available();
+    let mut files = Vec::with_capacity(FILES);
+    for _ in 0..FILES {
+        let mut file = text_file();
+        file.write_all(format!("ls {dir}").as_bytes())
+            .expect("start a listing");
+        files.push(file);
+    }
+    let after = mem_available();
+    let pinned = before.saturating_sub(after);
+    println!(
+        "{FILES} open files with a pending listing of {names} 100-byte names pin {} KiB ({} B \
+         a file)",
+        pinned / 1024,
+        pinned / FILES as u64
+    );
+    assert!(
+        pinned <= FILES as u64 * PER_FILE,
+        "{FILES} pending listings of {names} names pinned {pinned} bytes: more than {PER_FILE} \
+         bytes a file (one page of names, the open file and its state)"
+    );
+    // A listing read to its end is whole and in order, page after page.
+    let mut listing = Vec::new();
+    files[0]
+        .read_to_end(&mut listing)
+        .expect("read a listing to its end");
+    let lines: Vec<&[u8]> = listing
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .collect();
+    assert_eq!(lines.len(), names, "every name, once");
+    assert!(lines.windows(2).all(|w| w[0] < w[1]), "in byte order");
+    drop(files);
 }
