@@ -91,7 +91,7 @@ impl OpenFile {
         KBox::try_pin_init(
             try_pin_init!(OpenFile {
                 store,
-                limits: Limits::from_module_params(),
+                limits: Limits::from_module_params()?,
                 caller: Caller::of_opener(file),
                 viewer: Viewer::of_opener(file),
                 session,

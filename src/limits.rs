@@ -2,6 +2,8 @@
 
 //! The store's limits, set by module parameters when the module is loaded.
 
+use kernel::prelude::*;
+
 /// Limits on what the store accepts. Every operation checks them before it changes anything.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Limits {
@@ -43,20 +45,70 @@ const MAX_WATCH_BYTES_CEILING: u32 = 256 << 20;
 /// deletes.
 const MAX_DEPTH_CEILING: u32 = 4096;
 
+/// Checks that the module parameter `name` is `value` in `lo..=hi`; logs why not.
+fn in_range(name: &str, value: u64, lo: u64, hi: u64) -> Result {
+    if value < lo || value > hi {
+        pr_err!(
+            "module parameter {}={} is out of range: {} to {}\n",
+            name,
+            value,
+            lo,
+            hi
+        );
+        return Err(EINVAL);
+    }
+    Ok(())
+}
+
 impl Limits {
-    /// The limits the module parameters set (they are read-only after load).
-    pub(crate) fn from_module_params() -> Self {
+    /// The limits the module parameters set (they are read-only after load). A parameter out
+    /// of its range is refused, with a message naming it and the range: `EINVAL`, and the
+    /// module does not load.
+    pub(crate) fn from_module_params() -> Result<Self> {
         use crate::module_parameters as p;
-        Self::from_params(
+        let (value_len, path_len, depth) = (
             *p::max_value_len.value(),
             *p::max_path_len.value(),
             *p::max_depth.value(),
+        );
+        let (events, watch_bytes) = (*p::watch_events.value(), *p::watch_bytes.value());
+        in_range(
+            "max_value_len",
+            value_len.into(),
+            0,
+            MAX_VALUE_LEN_CEILING.into(),
+        )?;
+        in_range(
+            "max_path_len",
+            path_len.into(),
+            1,
+            MAX_PATH_LEN_CEILING.into(),
+        )?;
+        in_range("max_depth", depth.into(), 0, MAX_DEPTH_CEILING.into())?;
+        in_range("max_nodes", *p::max_nodes.value(), 1, u64::MAX)?;
+        in_range(
+            "watch_events",
+            events.into(),
+            1,
+            MAX_WATCH_EVENTS_CEILING.into(),
+        )?;
+        in_range(
+            "watch_bytes",
+            watch_bytes.into(),
+            path_len.into(),
+            MAX_WATCH_BYTES_CEILING.into(),
+        )?;
+        in_range("dev_mode", (*p::dev_mode.value()).into(), 0, 0o777)?;
+        Ok(Self::from_params(
+            value_len,
+            path_len,
+            depth,
             *p::max_nodes.value(),
             *p::max_bytes.value(),
         )
         .with_uid_quota(*p::uid_max_nodes.value(), *p::uid_max_bytes.value())
-        .with_watch_events(*p::watch_events.value())
-        .with_watch_bytes(*p::watch_bytes.value())
+        .with_watch_events(events)
+        .with_watch_bytes(watch_bytes))
     }
 
     /// Builds the limits from the module parameters, clamping each to what the module supports.

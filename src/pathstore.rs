@@ -123,7 +123,7 @@ struct PathstoreModule {
 impl kernel::InPlaceModule for PathstoreModule {
     fn init(_module: &'static ThisModule) -> impl PinInit<Self, Error> {
         try_pin_init!(Self {
-            device <- device::Device::new(limits::Limits::from_module_params()),
+            device <- device::Device::new(limits::Limits::from_module_params()?),
         })
     }
 }
