@@ -238,25 +238,6 @@ mod tests {
                 mode: None
             }
         );
-        assert_eq!(
-            Command::parse(b"create -m private /a/s x y")?,
-            Command::Set {
-                path: b"/a/s",
-                value: b"x y",
-                create: true,
-                mode: Some(0)
-            }
-        );
-        assert_eq!(
-            Command::parse(b"ephemeral -m read-write /e")?,
-            Command::Create {
-                path: b"/e",
-                value: b"",
-                ephemeral: true,
-                sequential: false,
-                mode: Some(uapi::MODE_ALL)
-            }
-        );
         assert_eq!(Command::parse(b"get /a\n")?, Command::Get { path: b"/a" });
         assert_eq!(
             Command::parse(b"rm -r /a")?,
@@ -307,6 +288,39 @@ mod tests {
                 path: b"/svc",
                 subtree: true,
                 after: 0
+            }
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn modes() -> Result {
+        assert_eq!(
+            Command::parse(b"create -m private /a/s x y")?,
+            Command::Set {
+                path: b"/a/s",
+                value: b"x y",
+                create: true,
+                mode: Some(0)
+            }
+        );
+        assert_eq!(
+            Command::parse(b"set -m read /a")?,
+            Command::Set {
+                path: b"/a",
+                value: b"",
+                create: false,
+                mode: Some(uapi::MODE_OTHERS_READ)
+            }
+        );
+        assert_eq!(
+            Command::parse(b"ephemeral -m read-write /e")?,
+            Command::Create {
+                path: b"/e",
+                value: b"",
+                ephemeral: true,
+                sequential: false,
+                mode: Some(uapi::MODE_ALL)
             }
         );
         Ok(())
