@@ -23,11 +23,19 @@ use core::{
 };
 
 use kernel::{
+    alloc::Flags,
     prelude::*,
     uaccess::UserSliceReader, //
 };
 
 use crate::num::FromSafeCast;
+
+/// Allocation flags for memory a user causes, sized by what the user sent or stored: charged to
+/// the user's memory cgroup, and without a warning when a large buffer cannot be had (the caller
+/// fails with `ENOMEM`, which is no kernel problem).
+pub(crate) fn user_gfp() -> Flags {
+    GFP_KERNEL_ACCOUNT | __GFP_NOWARN
+}
 
 /// An immutable byte string, at most `u32::MAX` bytes long, in a `kvmalloc` allocation that it
 /// owns.
@@ -65,8 +73,8 @@ impl Bytes {
 
     /// Copies `bytes` into a buffer of exactly their size.
     pub(crate) fn copy(bytes: &[u8]) -> Result<Self> {
-        let mut vec = KVVec::with_capacity(bytes.len(), GFP_KERNEL_ACCOUNT)?;
-        vec.extend_from_slice(bytes, GFP_KERNEL_ACCOUNT)?;
+        let mut vec = KVVec::with_capacity(bytes.len(), user_gfp())?;
+        vec.extend_from_slice(bytes, user_gfp())?;
         Self::from_vec(vec)
     }
 

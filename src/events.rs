@@ -14,6 +14,7 @@ use kernel::{
 
 use crate::{
     access::Caller,
+    bytes::user_gfp,
     num::FromSafeCast,
     path::Path, //
 };
@@ -84,8 +85,8 @@ impl Event {
     /// the path, so call it before changing anything.
     pub(crate) fn new(version: u64, kind: EventKind, path: &Path<'_>) -> Result<Self> {
         let bytes = path.as_bytes();
-        let mut copy = KVVec::with_capacity(bytes.len(), GFP_KERNEL_ACCOUNT)?;
-        copy.extend_from_slice(bytes, GFP_KERNEL_ACCOUNT)?;
+        let mut copy = KVVec::with_capacity(bytes.len(), user_gfp())?;
+        copy.extend_from_slice(bytes, user_gfp())?;
         Ok(Self {
             version,
             kind,
@@ -179,7 +180,7 @@ impl EventLog {
     /// paths (at least as many as the longest path).
     pub(crate) fn new(capacity: u32, max_bytes: usize) -> Result<Self> {
         Ok(Self {
-            ring: KVVec::with_capacity(usize::from_safe_cast(capacity.max(1)), GFP_KERNEL_ACCOUNT)?,
+            ring: KVVec::with_capacity(usize::from_safe_cast(capacity.max(1)), user_gfp())?,
             oldest: 0,
             forgotten: 0,
             bytes: 0,
@@ -334,7 +335,7 @@ mod tests {
         let versions: KVec<u64> = {
             let mut v = KVec::new();
             for e in log.iter() {
-                v.push(e.version, GFP_KERNEL_ACCOUNT)?;
+                v.push(e.version, user_gfp())?;
             }
             v
         };

@@ -19,7 +19,10 @@ use crate::{
         Caller,
         Viewer, //
     },
-    bytes::StackBuf,
+    bytes::{
+        user_gfp,
+        StackBuf, //
+    },
     error::StoreResult,
     limits::Limits,
     path::Path,
@@ -102,7 +105,7 @@ impl OpenFile {
                     next: None,
                 }),
             }),
-            GFP_KERNEL_ACCOUNT,
+            user_gfp(),
         )
     }
 
@@ -131,7 +134,7 @@ impl OpenFile {
                         Ok::<_, Error>(())
                     })?;
                 }
-                list.reserve(1, GFP_KERNEL_ACCOUNT)?;
+                list.reserve(1, user_gfp())?;
                 Some(list)
             }
             None => None,
@@ -139,7 +142,7 @@ impl OpenFile {
         // The path the list keeps, unless the sequential create makes it.
         let mut kept = KVVec::new();
         if ephemerals.is_some() && !sequential {
-            kept.extend_from_slice(path.as_bytes(), GFP_KERNEL_ACCOUNT)?;
+            kept.extend_from_slice(path.as_bytes(), user_gfp())?;
         }
         let done = self.store.change(|t| -> StoreResult<SetDone> {
             if sequential {
@@ -189,13 +192,13 @@ impl OpenFile {
         // lock. It may have been replaced by a longer one in between; then try again with that.
         let mut buf = KVVec::new();
         loop {
-            buf.reserve(len, GFP_KERNEL_ACCOUNT)?;
+            buf.reserve(len, user_gfp())?;
             let (now, version) = self.store.read(|t| {
                 t.get(path, &self.caller, |value, version| {
                     if value.len() <= room && value.len() <= buf.capacity() {
                         buf.clear();
                         // Cannot allocate: there is room.
-                        let _ = buf.extend_from_slice(value, GFP_KERNEL_ACCOUNT);
+                        let _ = buf.extend_from_slice(value, user_gfp());
                     }
                     (value.len(), version)
                 })

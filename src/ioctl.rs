@@ -26,7 +26,10 @@ use kernel::{
 
 use crate::{
     access::Viewer,
-    bytes::StackBuf,
+    bytes::{
+        user_gfp,
+        StackBuf, //
+    },
     error::{
         enametoolong,
         StoreError,
@@ -110,8 +113,8 @@ fn user_ptr(addr: u64) -> Result<UserPtr> {
 
 /// Copies `len` bytes from the user address `addr` into a new buffer.
 fn copy_in(addr: u64, len: usize) -> Result<KVVec<u8>> {
-    let mut buf = KVVec::with_capacity(len, GFP_KERNEL_ACCOUNT)?;
-    UserSlice::new(user_ptr(addr)?, len).read_all(&mut buf, GFP_KERNEL_ACCOUNT)?;
+    let mut buf = KVVec::with_capacity(len, user_gfp())?;
+    UserSlice::new(user_ptr(addr)?, len).read_all(&mut buf, user_gfp())?;
     Ok(buf)
 }
 
@@ -120,7 +123,7 @@ fn read_array<T: FromBytes + AsBytes + Default + Clone>(
     addr: u64,
     count: usize,
 ) -> Result<KVVec<T>> {
-    let mut array = KVVec::from_elem(T::default(), count, GFP_KERNEL_ACCOUNT)?;
+    let mut array = KVVec::from_elem(T::default(), count, user_gfp())?;
     let len = count * size_of::<T>();
     UserSlice::new(user_ptr(addr)?, len)
         .reader()
@@ -439,7 +442,7 @@ impl OpenFile {
                 }
             };
             let room = usize::from_safe_cast(a.buf_len.min(LIST_CHUNK));
-            let mut out = KVVec::with_capacity(room, GFP_KERNEL_ACCOUNT)?;
+            let mut out = KVVec::with_capacity(room, user_gfp())?;
             let listing = self
                 .store
                 .read(|t| t.list(path, after.as_deref(), &mut out, room, &self.caller))?;
@@ -513,7 +516,7 @@ impl OpenFile {
         with_path(a.path, a.path_len, &self.limits, |path| {
             // Room for any path of the store: the changed node's is copied here under the lock.
             let room = usize::from_safe_cast(self.limits.max_path_len);
-            let mut changed = KVVec::with_capacity(room, GFP_KERNEL_ACCOUNT)?;
+            let mut changed = KVVec::with_capacity(room, user_gfp())?;
             let change =
                 self.store
                     .watch(path, subtree, a.after, wait, &self.caller, &mut changed)?;
@@ -545,18 +548,18 @@ impl OpenFile {
         let count = usize::from_safe_cast(a.count);
         let raw = read_array::<uapi::TxnOp>(a.ops, count)?;
         // Copy every path and value in, then parse the paths; on a bad operation, say which.
-        let mut inputs = KVVec::with_capacity(count, GFP_KERNEL_ACCOUNT)?;
+        let mut inputs = KVVec::with_capacity(count, user_gfp())?;
         for (index, op) in raw.iter().enumerate() {
             let input = self
                 .txn_input(op)
                 .map_err(|e| txn_failed_at(&mut writer, &mut a, index, e))?;
-            inputs.push(input, GFP_KERNEL_ACCOUNT)?;
+            inputs.push(input, user_gfp())?;
         }
-        let mut ops = KVVec::with_capacity(count, GFP_KERNEL_ACCOUNT)?;
+        let mut ops = KVVec::with_capacity(count, user_gfp())?;
         for (index, input) in inputs.iter_mut().enumerate() {
             let op = Self::txn_op(input, &self.limits)
                 .map_err(|e| txn_failed_at(&mut writer, &mut a, index, e))?;
-            ops.push(op, GFP_KERNEL_ACCOUNT)?;
+            ops.push(op, user_gfp())?;
         }
         // Fail on an argument we cannot write back before changing anything.
         arg.probe(&a)?;

@@ -42,7 +42,10 @@ use kernel::{
 };
 
 use crate::{
-    bytes::StackBuf,
+    bytes::{
+        user_gfp,
+        StackBuf, //
+    },
     events::EventKind,
     file::{
         Copied,
@@ -70,7 +73,7 @@ struct TextOut<'a>(&'a mut KVVec<u8>);
 impl core::fmt::Write for TextOut<'_> {
     fn write_str(&mut self, s: &str) -> core::fmt::Result {
         self.0
-            .extend_from_slice(s.as_bytes(), GFP_KERNEL_ACCOUNT)
+            .extend_from_slice(s.as_bytes(), user_gfp())
             .map_err(|_| core::fmt::Error)
     }
 }
@@ -90,8 +93,8 @@ fn push_escaped(out: &mut KVVec<u8>, bytes: &[u8]) -> Result {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     for &b in bytes {
         match b {
-            b'\\' => out.extend_from_slice(b"\\\\", GFP_KERNEL_ACCOUNT)?,
-            b'!'..=b'~' => out.push(b, GFP_KERNEL_ACCOUNT)?,
+            b'\\' => out.extend_from_slice(b"\\\\", user_gfp())?,
+            b'!'..=b'~' => out.push(b, user_gfp())?,
             _ => {
                 let hex = [
                     b'\\',
@@ -99,7 +102,7 @@ fn push_escaped(out: &mut KVVec<u8>, bytes: &[u8]) -> Result {
                     HEX[usize::from(b >> 4)],
                     HEX[usize::from(b & 0xf)],
                 ];
-                out.extend_from_slice(&hex, GFP_KERNEL_ACCOUNT)?;
+                out.extend_from_slice(&hex, user_gfp())?;
             }
         }
     }
@@ -129,8 +132,8 @@ impl OpenFile {
         if len > longest {
             return Err(E2BIG);
         }
-        let mut line = KVVec::with_capacity(len, GFP_KERNEL_ACCOUNT)?;
-        if iov.copy_from_iter_vec(&mut line, GFP_KERNEL_ACCOUNT)? != len {
+        let mut line = KVVec::with_capacity(len, user_gfp())?;
+        if iov.copy_from_iter_vec(&mut line, user_gfp())? != len {
             return Err(EFAULT);
         }
         let (out, next) = self.run_text(Command::parse(&line)?)?;
@@ -218,6 +221,12 @@ impl OpenFile {
                     mode,
                     ..Default::default()
                 };
+                if sequential {
+                    // Room for the response before the node is made: once it is, nothing may
+                    // fail. (Each byte of the path takes at most four escaped; ten digits and
+                    // a newline follow.)
+                    out.reserve(path.as_bytes().len() * 4 + 11, user_gfp())?;
+                }
                 let number = self.text_set(&path, value, opts, sequential)?;
                 if sequential {
                     push_escaped(&mut out, path.as_bytes())?;
@@ -264,11 +273,18 @@ impl OpenFile {
     fn text_get(&self, path: &Path<'_>, out: &mut KVVec<u8>) -> Result {
         let mut stack = StackBuf::new();
         match self.copy_value(path, &mut stack, usize::MAX)? {
-            Copied::Stack(bytes, _) => out.extend_from_slice(bytes, GFP_KERNEL_ACCOUNT)?,
-            Copied::Owned(bytes, _) => *out = bytes,
+            Copied::Stack(bytes, _) => {
+                out.reserve(bytes.len() + 1, user_gfp())?;
+                out.extend_from_slice(bytes, user_gfp())?;
+            }
+            Copied::Owned(mut bytes, _) => {
+                // Room for the newline, without doubling the buffer.
+                bytes.reserve(1, user_gfp())?;
+                *out = bytes;
+            }
             Copied::TooLong(..) => return Err(ERANGE),
         }
-        out.push(b'\n', GFP_KERNEL_ACCOUNT)?;
+        out.push(b'\n', user_gfp())?;
         Ok(())
     }
 
@@ -292,7 +308,7 @@ impl OpenFile {
         out: &mut KVVec<u8>,
     ) -> Result<Option<ListCursor>> {
         let room = LIST_PAGE;
-        let mut page = KVVec::with_capacity(room, GFP_KERNEL_ACCOUNT)?;
+        let mut page = KVVec::with_capacity(room, user_gfp())?;
         let listing = self
             .store
             .read(|t| t.list(path, after, &mut page, room, &self.caller))?;
@@ -302,15 +318,15 @@ impl OpenFile {
             .take(usize::from_safe_cast(listing.count))
         {
             push_escaped(out, name)?;
-            out.push(b'\n', GFP_KERNEL_ACCOUNT)?;
+            out.push(b'\n', user_gfp())?;
             last = name;
         }
         if !listing.more || listing.count == 0 {
             return Ok(None);
         }
         let copy = |bytes: &[u8]| -> Result<KVVec<u8>> {
-            let mut copy = KVVec::with_capacity(bytes.len(), GFP_KERNEL_ACCOUNT)?;
-            copy.extend_from_slice(bytes, GFP_KERNEL_ACCOUNT)?;
+            let mut copy = KVVec::with_capacity(bytes.len(), user_gfp())?;
+            copy.extend_from_slice(bytes, user_gfp())?;
             Ok(copy)
         };
         Ok(Some(ListCursor {
@@ -348,7 +364,7 @@ impl OpenFile {
         out: &mut KVVec<u8>,
     ) -> Result {
         let room = usize::from_safe_cast(self.limits.max_path_len);
-        let mut changed = KVVec::with_capacity(room, GFP_KERNEL_ACCOUNT)?;
+        let mut changed = KVVec::with_capacity(room, user_gfp())?;
         let change = self.store.watch(
             path,
             subtree,
@@ -365,10 +381,10 @@ impl OpenFile {
         )
         .map_err(|_| ENOMEM)?;
         if !changed.is_empty() {
-            out.push(b' ', GFP_KERNEL_ACCOUNT)?;
+            out.push(b' ', user_gfp())?;
             push_escaped(out, &changed)?;
         }
-        out.push(b'\n', GFP_KERNEL_ACCOUNT)?;
+        out.push(b'\n', user_gfp())?;
         Ok(())
     }
 

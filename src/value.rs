@@ -14,7 +14,10 @@ use kernel::{
 };
 
 use crate::{
-    bytes::Bytes,
+    bytes::{
+        user_gfp,
+        Bytes, //
+    },
     limits::Limits,
     num::FromSafeCast, //
 };
@@ -44,8 +47,8 @@ impl Value {
     pub(crate) fn from_user(ptr: UserPtr, len: u32, limits: &Limits) -> Result<Self> {
         let len = usize::from_safe_cast(len);
         Self::check_len(len, limits)?;
-        let mut buf = KVVec::with_capacity(len, GFP_KERNEL_ACCOUNT)?;
-        UserSlice::new(ptr, len).read_all(&mut buf, GFP_KERNEL_ACCOUNT)?;
+        let mut buf = KVVec::with_capacity(len, user_gfp())?;
+        UserSlice::new(ptr, len).read_all(&mut buf, user_gfp())?;
         Ok(Self(Bytes::from_vec(buf)?))
     }
 
