@@ -7,10 +7,18 @@
 //! ([`fault`]), any call may fail with `ENOMEM`, and the fuzzer then checks that the store did
 //! not change.
 
+pub mod abi_dev;
+pub mod abi_fuzz;
+pub mod abi_gen;
+pub mod abi_model;
+pub mod abi_op;
 pub mod device;
+pub mod failnth;
 pub mod fault;
 pub mod fuzzer;
 pub mod gen;
+pub mod linear;
 pub mod model;
 pub mod op;
 pub mod rng;
+pub mod text;
