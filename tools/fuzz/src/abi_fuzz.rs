@@ -42,6 +42,8 @@ pub struct AbiConfig {
     pub soft_max_nodes: u64,
     /// Print every operation.
     pub trace: bool,
+    /// Kinds of operations never generated.
+    pub exclude: Vec<String>,
 }
 
 impl AbiConfig {
@@ -57,6 +59,9 @@ impl AbiConfig {
         );
         if self.device != pathstore::DEFAULT_DEVICE {
             let _ = write!(cmd, " --device {}", self.device);
+        }
+        if !self.exclude.is_empty() {
+            let _ = write!(cmd, " --exclude {}", self.exclude.join(","));
         }
         if let Some(f) = &self.fault {
             match f.mode {
@@ -198,6 +203,22 @@ struct Run<'c> {
     watch_events: u64,
 }
 
+/// Empties the store and gives the root its initial mode back (`MODE_ROOT`, which a fuzzed set
+/// with `SET_MODE` may have changed), leaving it without a value.
+pub fn reset_root(store: &Pathstore) -> pathstore::Result<()> {
+    store.delete_recursive("/")?;
+    store.set_with(
+        b"/",
+        b"",
+        abi::SetArgs {
+            flags: abi::SET_MODE,
+            mode: abi::MODE_ROOT,
+            ..Default::default()
+        },
+    )?;
+    store.delete("/")
+}
+
 /// The module's `watch_events`, from sysfs when the module exposes it.
 fn sysfs_watch_events() -> Option<u64> {
     std::fs::read_to_string("/sys/module/pathstore/parameters/watch_events")
@@ -250,6 +271,10 @@ pub fn run(cfg: &AbiConfig) -> (AbiSummary, Result<(), crate::fuzzer::Failure>) 
         }
     }
     r.summary.elapsed = start.elapsed();
+    // Leave an empty store with the root as it was.
+    if let Err(e) = reset_root(&r.checker) {
+        result = result.and(Err(Failure::Setup(format!("emptying the store: {e}"))));
+    }
     if let Some(f) = &mut r.faults {
         f.restore();
         if result.is_ok() && r.summary.ops >= 1000 && r.summary.enomem == 0 {
@@ -287,7 +312,7 @@ impl<'c> Run<'c> {
             cfg.uids.clone()
         };
         let fail = |e: pathstore::Error| format!("emptying the store: {e}");
-        checker.delete_recursive("/").map_err(fail)?;
+        reset_root(&checker).map_err(fail)?;
         // Learn the root's sequential counter (it survives emptying the store).
         let calib = checker
             .set_with(
@@ -299,7 +324,7 @@ impl<'c> Run<'c> {
                 },
             )
             .map_err(fail)?;
-        checker.delete_recursive("/").map_err(fail)?;
+        reset_root(&checker).map_err(fail)?;
         let root_seq_next =
             u32::try_from(calib.sequence + 1).map_err(|_| "root counter".to_string())?;
         let s = checker.store_stats().map_err(fail)?;
@@ -396,6 +421,7 @@ impl<'c> Run<'c> {
                 max_files: 6,
                 soft_max_nodes: self.cfg.soft_max_nodes,
                 hand_off: true,
+                exclude: self.cfg.exclude.clone(),
             },
             self.uids.len(),
         );
@@ -483,6 +509,15 @@ impl<'c> Run<'c> {
                         ..
                     }
             );
+        // A batch under injection: single gets that need a kernel buffer may fail with
+        // -ENOMEM; the others must be right.
+        let got = if armed {
+            let (merged, n) = self.model.merge_batch_enomem(op, got);
+            self.summary.enomem += u64::from(n);
+            merged
+        } else {
+            got
+        };
         *self
             .summary
             .replies

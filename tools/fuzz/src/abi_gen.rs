@@ -26,6 +26,8 @@ pub struct AbiGenConfig {
     pub soft_max_nodes: u64,
     /// Hand files to child processes now and then.
     pub hand_off: bool,
+    /// Kinds of operations never generated ([`AOp::kind`] names).
+    pub exclude: Vec<String>,
 }
 
 const NAMES: &[&[u8]] = &[b"a", b"b", b"c", b"d"];
@@ -140,8 +142,11 @@ impl AbiGenerator {
 
     fn value(&mut self, m: &AbiModel) -> Vec<u8> {
         let max = m.limits().store.max_value_len as usize;
+        // Under fault injection every kernel buffer stays within a page: a value of at most
+        // 2048 bytes also keeps the text get's response (value and `\n`, a buffer that doubles
+        // when it grows) within one.
         let cap = if self.cfg.page_sized {
-            max.min(PAGE)
+            max.min(PAGE / 2)
         } else {
             max
         };
@@ -228,6 +233,15 @@ impl AbiGenerator {
     /// The next operation. `usable` are the files open for requests (with their uids); `open`
     /// all files, handed off or not.
     pub fn next_op(&mut self, m: &AbiModel, usable: &[FileId], open: usize) -> AOp {
+        loop {
+            let op = self.any_op(m, usable, open);
+            if !self.cfg.exclude.iter().any(|k| k == op.kind()) {
+                return op;
+            }
+        }
+    }
+
+    fn any_op(&mut self, m: &AbiModel, usable: &[FileId], open: usize) -> AOp {
         let crowded = m.nodes() > self.cfg.soft_max_nodes;
         let can_open = open < self.cfg.max_files;
         let weights = [

@@ -1397,6 +1397,37 @@ impl AbiModel {
         )
     }
 
+    /// A batch's reply under fault injection, with each get that failed with `-ENOMEM` where
+    /// it needs a kernel buffer (a path over 128 bytes, a value over 256) replaced by what the
+    /// model predicts for it, and how many were; other replies unchanged.
+    pub fn merge_batch_enomem(&self, op: &AOp, got: AReply) -> (AReply, u32) {
+        let (AOp::Batch { file, gets, flags }, AReply::Batch(mut results)) = (op, got.clone())
+        else {
+            return (got, 0);
+        };
+        let AReply::Batch(want) = self.ioc_batch(*file, gets, *flags) else {
+            return (got, 0);
+        };
+        let mut n = 0;
+        for (i, r) in results.iter_mut().enumerate() {
+            let allocates = gets[i].path.len() > 128
+                || want
+                    .get(i)
+                    .is_some_and(|w| w.error == 0 && w.value_len > 256);
+            if allocates
+                && r.error == -Errno::NOMEM.raw_os_error()
+                && r.value_len == 0
+                && r.version == 0
+            {
+                if let Some(w) = want.get(i) {
+                    *r = w.clone();
+                    n += 1;
+                }
+            }
+        }
+        (AReply::Batch(results), n)
+    }
+
     /// The answer to a query (stats, check, stat or get) from root with `CAP_SYS_ADMIN`, on a
     /// file outside the model.
     pub fn admin_query(&self, op: &AOp) -> AReply {

@@ -28,21 +28,32 @@ use crate::model::{join, Limits};
 /// `/proc/thread-self/fail-nth`, armed for one call.
 struct FailNth {
     file: File,
+    /// `/proc/thread-self/make-it-fail`, for failing every slab allocation after the n-th.
+    make_it_fail: File,
     n: u32,
+    /// Fail the n-th point and every slab allocation after it (else the n-th point only).
+    from: bool,
     /// Whether the last call met the injected failure.
     injected: bool,
 }
 
 impl Injector for FailNth {
     fn arm(&mut self) -> io::Result<bool> {
+        if self.from {
+            self.make_it_fail.write_all(b"1")?;
+        }
         self.file.write_all(self.n.to_string().as_bytes())?;
         Ok(true)
     }
 
     fn disarm(&mut self) -> io::Result<()> {
-        let mut text = String::new();
-        self.file.seek(SeekFrom::Start(0))?;
-        self.file.read_to_string(&mut text)?;
+        if self.from {
+            self.make_it_fail.write_all(b"0")?;
+        }
+        // `pread`: the file cannot seek, and opening it again would allocate while armed.
+        let mut buf = [0u8; 32];
+        let n = rustix::io::pread(&self.file, &mut buf, 0)?;
+        let text = String::from_utf8_lossy(&buf[..n]);
         // 0: the n-th point was reached and failed; otherwise the call made fewer.
         self.injected = text.trim() == "0";
         self.file.write_all(b"0")?;
@@ -162,6 +173,10 @@ pub struct CaseResult {
     pub enomem: u32,
     /// Failures the kernel absorbed (the call succeeded all the same).
     pub absorbed: u32,
+    /// Second pass, failing the n-th point and every slab allocation after it: points reached.
+    pub from_sites: u32,
+    /// Of those, calls that failed with `ENOMEM`.
+    pub from_enomem: u32,
 }
 
 fn set(path: &str, value: &[u8]) -> AOp {
@@ -177,7 +192,9 @@ fn set(path: &str, value: &[u8]) -> AOp {
 
 fn base(ops: &mut Vec<AOp>) {
     ops.push(set("/f/a", b"one"));
-    ops.push(set("/f/b/c", &[b'v'; 3000]));
+    // Over 256 bytes (a kernel buffer for gets), at most 2048 (the text get's response, the
+    // value and `\n`, then stays within a page).
+    ops.push(set("/f/b/c", &[b'v'; 2000]));
     ops.push(set("/f/b/d", b"two"));
     ops.push(set("/f/q/item-", b""));
     ops.push(set(&format!("/f/{}", "p".repeat(150)), b"long path"));
@@ -186,6 +203,7 @@ fn base(ops: &mut Vec<AOp>) {
 fn big(ops: &mut Vec<AOp>) {
     base(ops);
     ops.push(set("/f/big", &[b'B'; 60_000]));
+    ops.push(set("/f/g3000", &[b'G'; 3000]));
     for i in 0..40 {
         ops.push(set(&format!("/f/many/{}{i}", "n".repeat(200)), b""));
     }
@@ -648,11 +666,14 @@ impl Sweep {
         Ok(())
     }
 
-    fn sweep(&mut self, case: &Case, max_sites: u32) -> Result<CaseResult, Failure> {
+    /// One pass over a case: fail the n-th point (with `from`, and every slab allocation
+    /// after it) for n = 1, 2, ... until the call reaches fewer than n points.
+    fn sweep(&mut self, case: &Case, max_sites: u32, from: bool) -> Result<CaseResult, Failure> {
         let mut result = CaseResult {
             name: case.name,
             ..Default::default()
         };
+        self.nth.from = from;
         self.reset(case)?;
         for n in 1..=max_sites {
             let op = (case.op)(&self.model);
@@ -689,14 +710,23 @@ impl Sweep {
                 result.sites = n - 1;
                 return Ok(result);
             }
-            let enomem = matches!(
-                got,
-                AReply::Err(Errno::NOMEM)
-                    | AReply::TxnErr {
-                        errno: Errno::NOMEM,
-                        ..
-                    }
-            );
+            let (got, batch_enomem) = self.model.merge_batch_enomem(&op, got);
+            let enomem = batch_enomem > 0
+                || matches!(
+                    got,
+                    AReply::Err(Errno::NOMEM)
+                        | AReply::TxnErr {
+                            errno: Errno::NOMEM,
+                            ..
+                        }
+                );
+            if batch_enomem > 0 {
+                // The other gets of the batch are right (a batch changes nothing).
+                let want = self.model.apply(&op);
+                if got != want {
+                    return Err(mismatch(case.name, n, "batch", &op, &got, &want));
+                }
+            }
             if enomem {
                 result.enomem += 1;
                 // Nothing changed: the model, which did not apply the call, still holds.
@@ -732,10 +762,22 @@ pub fn run(cfg: &FailNthConfig) -> (Vec<CaseResult>, Result<(), Failure>) {
     let mut settings = Settings(Vec::new());
     for attr in ATTRIBUTES {
         let dir = Path::new(DEBUGFS).join(attr);
+        let verbose = if std::env::var_os("PATHSTORE_FAILNTH_VERBOSE").is_some() {
+            "2"
+        } else {
+            "0"
+        };
+        // failslab fails every allocation of a task with `make-it-fail` (set for the "from"
+        // pass only, once the n-th point has failed); fail_page_alloc only through fail-nth.
+        let probability = if attr == "failslab" { "100" } else { "0" };
         let mut want = vec![
-            ("verbose", "0"),
-            ("probability", "0"),
+            ("verbose", verbose),
+            ("task-filter", "Y"),
+            ("interval", "1"),
+            ("times", "-1"),
+            ("space", "0"),
             ("ignore-gfp-wait", "N"),
+            ("probability", probability),
         ];
         if attr == "fail_page_alloc" {
             want.push(("min-order", "0"));
@@ -752,20 +794,20 @@ pub fn run(cfg: &FailNthConfig) -> (Vec<CaseResult>, Result<(), Failure>) {
     {
         eprintln!("fuzz: mlockall failed ({e}); continuing without it");
     }
-    let mut nth = Some(
-        match OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open("/proc/thread-self/fail-nth")
-        {
-            Ok(file) => FailNth {
-                file,
-                n: 0,
-                injected: false,
-            },
-            Err(e) => return (results, Err(setup(e))),
-        },
-    );
+    let open = |path: &str| OpenOptions::new().read(true).write(true).open(path);
+    let mut nth = match (
+        open("/proc/thread-self/fail-nth"),
+        open("/proc/thread-self/make-it-fail"),
+    ) {
+        (Ok(file), Ok(make_it_fail)) => Some(FailNth {
+            file,
+            make_it_fail,
+            n: 0,
+            from: false,
+            injected: false,
+        }),
+        (Err(e), _) | (_, Err(e)) => return (results, Err(setup(e))),
+    };
     let checker = match pathstore::Pathstore::open_path(&cfg.device) {
         Ok(c) => c,
         Err(e) => return (results, Err(Failure::Setup(format!("{e}")))),
@@ -808,7 +850,7 @@ pub fn run(cfg: &FailNthConfig) -> (Vec<CaseResult>, Result<(), Failure>) {
             continue;
         }
         // A fresh model per case, of the store emptied by root.
-        if let Err(e) = checker.delete_recursive("/") {
+        if let Err(e) = crate::abi_fuzz::reset_root(&checker) {
             return (results, Err(Failure::Setup(format!("{e}"))));
         }
         let root = match (checker.stat("/"), checker.store_stats()) {
@@ -840,13 +882,21 @@ pub fn run(cfg: &FailNthConfig) -> (Vec<CaseResult>, Result<(), Failure>) {
                 nth: nth.take().expect("the fail-nth file"),
             },
         };
-        let r = sw.sweep(&case, cfg.max_sites);
+        let r = sw
+            .sweep(&case, cfg.max_sites, false)
+            .and_then(|mut single| {
+                let from = sw.sweep(&case, cfg.max_sites, true)?;
+                single.from_sites = from.sites;
+                single.from_enomem = from.enomem;
+                Ok(single)
+            });
         let splats = kmsg.splats();
         match r {
             Ok(res) => {
                 println!(
-                    "fail-nth: {:<18} sites={:<3} enomem={:<3} absorbed={}",
-                    res.name, res.sites, res.enomem, res.absorbed
+                    "fail-nth: {:<18} sites={:<3} enomem={:<3} absorbed={:<3} | fail-from-nth: \
+                     sites={:<3} enomem={}",
+                    res.name, res.sites, res.enomem, res.absorbed, res.from_sites, res.from_enomem
                 );
                 results.push(res);
             }
@@ -867,7 +917,7 @@ pub fn run(cfg: &FailNthConfig) -> (Vec<CaseResult>, Result<(), Failure>) {
     if let Some(mut sw) = sweep {
         sw.files.exec(&AOp::Close { file: 0 }, None).ok();
     }
-    let _ = checker.delete_recursive("/");
+    let _ = crate::abi_fuzz::reset_root(&checker);
     drop(settings);
     (results, Ok(()))
 }

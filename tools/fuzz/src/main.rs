@@ -41,6 +41,10 @@ struct Cli {
     /// lets others open it, else 0).
     #[arg(long, value_delimiter = ',')]
     uids: Vec<u32>,
+    /// abi: kinds of operations never to generate, comma-separated (the names of the
+    /// `--profile` table: set, set-seq, t-seq, txn, ...).
+    #[arg(long, value_delimiter = ',')]
+    exclude: Vec<String>,
     /// abi: the module's watch_events (default: from /sys/module/pathstore/parameters, else
     /// 4096).
     #[arg(long)]
@@ -288,6 +292,7 @@ fn run_abi(cli: &Cli, seed: u64, limit: Limit, fault: Option<FaultConfig>) -> Ex
         check_every: cli.check_every.unwrap_or(2000),
         soft_max_nodes: cli.max_nodes,
         trace: cli.trace,
+        exclude: cli.exclude.clone(),
     };
     println!(
         "fuzz: seed={seed} (whole ABI, {} on {}{})",

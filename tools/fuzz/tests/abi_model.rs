@@ -334,6 +334,7 @@ fn generator_covers_the_abi() {
                 max_files: 6,
                 soft_max_nodes: 60,
                 hand_off: true,
+                exclude: Vec::new(),
             };
             let mut g = AbiGenerator::new(seed, cfg, 3);
             let mut session = 100;
