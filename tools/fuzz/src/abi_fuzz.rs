@@ -470,9 +470,21 @@ impl<'c> Run<'c> {
     }
 
     fn step(&mut self, op: &AOp) -> Result<(), crate::fuzzer::Failure> {
+        // An ephemeral set that prunes the file's list of ephemeral paths is not armed: an
+        // allocation failure before the pruning or after it would leave the list (the order of
+        // removal at release) in one of two states.
+        let prunes = match op {
+            AOp::Set { file, flags, .. } if flags & abi::SET_EPHEMERAL != 0 => {
+                self.model.files().contains_key(file) && self.model.prunes(*file)
+            }
+            AOp::Text { file, command } if command.starts_with(b"ephemeral ") => {
+                self.model.files().contains_key(file) && self.model.prunes(*file)
+            }
+            _ => false,
+        };
         let inj: Option<&mut dyn Injector> = match self.faults.as_mut() {
-            Some(f) => Some(f),
-            None => None,
+            Some(f) if !prunes => Some(f),
+            _ => None,
         };
         let got = match op {
             AOp::Open { file, uid } => match self.open(*file, *uid) {
@@ -485,6 +497,7 @@ impl<'c> Run<'c> {
                 .map_err(|e| crate::fuzzer::Failure::Setup(format!("{op}: {e}")))?,
         };
         let armed = self.faults.is_some()
+            && !prunes
             && !matches!(
                 op,
                 AOp::Open { .. } | AOp::Close { .. } | AOp::HandOff { .. } | AOp::Read { .. }

@@ -744,6 +744,12 @@ impl AbiModel {
         parse_path(path, &self.limits.store)
     }
 
+    /// Whether an ephemeral set on `file` prunes its list of ephemeral paths first.
+    pub fn prunes(&self, file: FileId) -> bool {
+        let n = self.files[&file].ephemerals.len();
+        n >= 16 && n.is_power_of_two()
+    }
+
     /// `OpenFile::apply_set`.
     fn apply_set(
         &mut self,
@@ -755,6 +761,25 @@ impl AbiModel {
         sequential: bool,
     ) -> Result<(u64, u64), Errno> {
         let caller = self.caller(file);
+        if let Some(session) = opts.ephemeral {
+            // The module prunes the list of the file's ephemeral paths when it reaches 16, 32,
+            // 64... entries, before the set, keeping those still ephemeral nodes of the file.
+            // The order of removal at release depends on it.
+            let list = &self.files[&file].ephemerals;
+            if self.prunes(file) {
+                let kept: Vec<Vec<u8>> = list
+                    .iter()
+                    .filter(|p| {
+                        parse_path(p, &self.limits.store)
+                            .ok()
+                            .and_then(|c| self.root.descend(&c))
+                            .is_some_and(|n| n.session == session)
+                    })
+                    .cloned()
+                    .collect();
+                self.files.get_mut(&file).unwrap().ephemerals = kept;
+            }
+        }
         let (version, number, created) = if sequential {
             self.tree_set_sequential(comps, value, opts, caller)?
         } else {
