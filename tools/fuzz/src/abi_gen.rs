@@ -382,7 +382,14 @@ impl AbiGenerator {
             13 => AOp::Check { file },
             14 => AOp::Version { file },
             15 => {
-                let path = self.path(m);
+                // Often a node that changed lately, so that watches find something.
+                let recent = m.log().len().saturating_sub(20);
+                let path = if m.log().len() > recent && self.rng.percent(50) {
+                    let i = self.rng.range_usize(recent, m.log().len() - 1);
+                    m.log()[i].path.clone()
+                } else {
+                    self.path(m)
+                };
                 let flags = if self.rng.percent(50) {
                     abi::WATCH_SUBTREE
                 } else {
@@ -549,12 +556,15 @@ impl AbiGenerator {
     }
 
     fn txn(&mut self, m: &AbiModel, file: FileId) -> AOp {
-        let count = match self.rng.weighted(&[94, 2, 2, 2]) {
+        let count = match self.rng.weighted(&[97, 1, 1, 1]) {
             0 => self.rng.range_usize(1, 6),
             1 => 0,
             2 => abi::TXN_MAX_OPS as usize,
             _ => abi::TXN_MAX_OPS as usize + 1,
         };
+        // One transaction in ten gets a malformed step.
+        let bad_at =
+            (count > 0 && self.rng.below(10) == 0).then(|| self.rng.below(count as u64) as usize);
         let mut steps = Vec::with_capacity(count);
         for _ in 0..count {
             let path = self.path(m);
@@ -567,7 +577,12 @@ impl AbiGenerator {
                 mode: 0,
                 pad: 0,
             };
-            match self.rng.weighted(&[15, 10, 40, 25, 10]) {
+            let kind = if Some(steps.len()) == bad_at {
+                4
+            } else {
+                self.rng.weighted(&[15, 10, 40, 25])
+            };
+            match kind {
                 0 => {
                     s.op = abi::TXN_CHECK_VERSION;
                     s.expected = self.version_for(m, &s.path);

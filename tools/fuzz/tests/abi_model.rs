@@ -325,8 +325,8 @@ fn watches_follow_the_log() {
 fn generator_covers_the_abi() {
     for (seed, page_sized) in [(1u64, false), (2, true)] {
         let run = |n: usize| {
-            let mut l = limits(20, 600, 64);
-            l.store.max_nodes = 40;
+            let mut l = limits(8, 300, 64);
+            l.store.max_nodes = 20;
             let mut m = model(l);
             let cfg = AbiGenConfig {
                 page_sized,
