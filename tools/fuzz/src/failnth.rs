@@ -770,8 +770,14 @@ pub fn run(cfg: &FailNthConfig) -> (Vec<CaseResult>, Result<(), Failure>) {
             "0"
         };
         // failslab fails every allocation of a task with `make-it-fail` (set for the "from"
-        // pass only, once the n-th point has failed); fail_page_alloc only through fail-nth.
-        let probability = if attr == "failslab" { "100" } else { "0" };
+        // pass only, once the n-th point has failed); fail_page_alloc only through fail-nth,
+        // but with `--large` like failslab, so that a kvmalloc over 8 KiB (whose kmalloc goes
+        // to the page allocator) reaches its vmalloc fallback and fails there too.
+        let probability = if attr == "failslab" || cfg.large {
+            "100"
+        } else {
+            "0"
+        };
         let mut want = vec![
             ("verbose", verbose),
             ("task-filter", "Y"),
