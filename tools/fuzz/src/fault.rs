@@ -57,6 +57,8 @@ pub struct Faults {
     armed: u64,
     /// Original contents of the debugfs files changed, in the order to restore them.
     saved: Vec<(PathBuf, String)>,
+    /// What [`Faults::arm`] did for the call in progress (for the [`crate::abi_dev::Injector`]).
+    pub(crate) pending: Option<Armed>,
 }
 
 /// What [`Faults::arm`] did for one call.
@@ -110,6 +112,7 @@ impl Faults {
             budgets: Vec::new(),
             armed: 0,
             saved: Vec::new(),
+            pending: None,
         };
         for attr in ATTRIBUTES {
             let dir = Path::new(DEBUGFS).join(attr);
