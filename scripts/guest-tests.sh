@@ -35,6 +35,17 @@ fuzz=$repo/tools/target/release/pathstore-fuzz
 set -o pipefail
 failed=0
 
+# Pass boundaries also go to the kernel log, so that a splat there shows which pass caused it.
+begin() { # pass format [expect=N]
+	pass_started=$(date +%s)
+	echo "@@ begin $*"
+	echo "pathstore-tests: begin $1" >/dev/kmsg
+}
+end() { # pass status
+	echo "@@ end $1 status=$2 seconds=$(($(date +%s) - pass_started))"
+	echo "pathstore-tests: end $1 (status $2)" >/dev/kmsg
+	[ "$2" -eq 0 ] || failed=1
+}
 mark_check() { # ok|fail name [details]
 	echo "@@ check $1 $2${3:+: $3}"
 	[ "$1" = ok ] || failed=1
@@ -48,7 +59,7 @@ check() { # name command...: a harness step
 # TAP passes run by this script: tap_begin PASS N, then N `t NAME COMMAND...`, then tap_end.
 tap_begin() {
 	tap_pass=$1 tap_n=0 tap_failed=0
-	echo "@@ begin $1 tap"
+	begin "$1" tap
 	echo "1..$2"
 }
 t() { # name command...: the command's output becomes TAP comments (never a result line)
@@ -63,8 +74,7 @@ t() { # name command...: the command's output becomes TAP comments (never a resu
 	fi
 }
 tap_end() {
-	echo "@@ end $tap_pass status=$tap_failed"
-	[ $tap_failed -eq 0 ] || failed=1
+	end "$tap_pass" $tap_failed
 }
 
 # The integration binary's passes. The ignored worker_process is the body of worker processes,
@@ -73,11 +83,9 @@ it_pass() { # pass binary filters...
 	_pass=$1 _bin=$2
 	shift 2
 	_expect=$("$_bin" --list --skip worker_process "$@" | grep -c ': test$')
-	echo "@@ begin $_pass libtest expect=$_expect"
+	begin "$_pass" libtest expect="$_expect"
 	"$_bin" --color never --test-threads=1 --skip worker_process "$@"
-	_status=$?
-	echo "@@ end $_pass status=$_status"
-	[ $_status -eq 0 ] || failed=1
+	end "$_pass" $?
 }
 it_count() { # binary filters...
 	_bin=$1
@@ -117,18 +125,14 @@ fi
 it_pass it-default "$INTEGRATION" $default_filters
 
 echo "== C program against include/uapi/linux/pathstore.h"
-echo "@@ begin c-program tap"
+begin c-program tap
 "$C_TEST"
-status=$?
-echo "@@ end c-program status=$status"
-[ $status -eq 0 ] || failed=1
+end c-program $?
 
 echo "== busybox shell test of the text interface"
-echo "@@ begin shell tap"
+begin shell tap
 PATHSTORE_DEVICE=/dev/pathstore sh "$repo/tests/shell/text_interface.sh"
-status=$?
-echo "@@ end shell status=$status"
-[ $status -eq 0 ] || failed=1
+end shell $?
 
 echo "== module lifecycle"
 unprivileged_open_fails() {

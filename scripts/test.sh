@@ -119,7 +119,7 @@ FUZZ_OPS='$FUZZ_OPS' FUZZ_FAULT_OPS='$FUZZ_FAULT_OPS' FUZZ_RANDOM_OPS='$FUZZ_RAN
 sh scripts/guest-tests.sh" 2>&1 | tee "$results/guest.log"
 status=${PIPESTATUS[0]}
 before=$(grep -c $'\tfail\t' "$results/results.txt")
-tally passes "$results/guest.log" --require "${guest_passes[@]}"
+tally passes "$results/guest.log" --timings "$results/timings.txt" --require "${guest_passes[@]}"
 guest_failures=$(($(grep -c $'\tfail\t' "$results/results.txt") - before))
 # guest-tests.sh exits 1 exactly when one of its passes or checks failed; 125 or anything else
 # means it did not finish.

@@ -10,11 +10,11 @@ KIND is `test` (a test of the module or of the tools: counted in `N passed`) or 
 of the harness: lint, build, insmod/rmmod between passes, counts, kernel log; never counted as a
 pass, but a failed check fails the run). STATUS is `ok`, `fail` or `skip`.
 
-  tally.py RESULTS passes LOG [--require PASS ...]
+  tally.py RESULTS passes LOG [--timings FILE] [--require PASS ...]
       The passes a log marks (the guest's output, see scripts/guest-tests.sh):
         @@ begin PASS libtest expect=N   a libtest binary run; N from its `--list`
         @@ begin PASS tap                a TAP producer; its plan line `1..N` is the count
-        @@ end PASS status=S             the runner's exit status
+        @@ end PASS status=S seconds=T   the runner's exit status, the pass's duration
         @@ check ok|fail NAME[: DETAILS] a harness check
       For each pass: the result lines inside it; a check that it ended, that exactly the expected
       number of tests reported (none expected is a failure: a filter matched nothing), that the
@@ -108,6 +108,7 @@ class Pass:
         self.summaries = []  # libtest (passed, failed, ignored)
         self.running = []  # libtest `running N tests`
         self.status = None
+        self.seconds = None
         self.bail = None
         self.pending = None
         self.in_failures = False
@@ -241,7 +242,7 @@ def parse_mark_args(text):
     return name, kind, opts
 
 
-def cmd_passes(res, log, required):
+def cmd_passes(res, log, required, timings=None):
     passes = {}
     order = []
     current = None
@@ -276,6 +277,7 @@ def cmd_passes(res, log, required):
                         current.status = int(opts.get("status", ""))
                     except ValueError:
                         current.status = -1
+                    current.seconds = opts.get("seconds")
                 current = None
             continue
         if current is not None:
@@ -285,6 +287,9 @@ def cmd_passes(res, log, required):
             res.test(status, f"{p.name}/{name}", details)
         ok, details = p.verdict()
         res.check(ok, f"pass/{p.name}", details)
+        if p.seconds is not None and timings:
+            with open(timings, "a") as t:
+                t.write(f"{'guest ' + p.name:<28} {p.seconds:>4}s (guest clock)\n")
     for name in required:
         if name not in passes:
             res.check(False, f"pass/{name}", "never began")
@@ -469,11 +474,13 @@ def main(argv):
         return cmd_summary(path)
     res = Results(path)
     if cmd == "passes":
-        log, required = args[0], []
+        log, required, timings = args[0], [], None
         rest = args[1:]
+        if len(rest) >= 2 and rest[0] == "--timings":
+            timings, rest = rest[1], rest[2:]
         if rest and rest[0] == "--require":
             required = rest[1:]
-        cmd_passes(res, log, required)
+        cmd_passes(res, log, required, timings)
     elif cmd == "cargo":
         prefix, log, status = args
         cmd_cargo(res, prefix, log, int(status))
