@@ -77,6 +77,20 @@ tap_end() {
 	end "$tap_pass" $tap_failed
 }
 
+# After each libtest result line, the time since boot (from /proc/uptime, no fork): the host
+# reports the slowest tests from these.
+stamp() {
+	while IFS= read -r _line; do
+		printf '%s\n' "$_line"
+		case $_line in
+		"test "*" ... "*)
+			read -r _up _ </proc/uptime
+			echo "@@ time $_up"
+			;;
+		esac
+	done
+}
+
 # The integration binary's passes. The ignored worker_process is the body of worker processes,
 # not a test: every listing and run leaves it out.
 it_pass() { # pass binary filters...
@@ -84,7 +98,9 @@ it_pass() { # pass binary filters...
 	shift 2
 	_expect=$("$_bin" --list --skip worker_process "$@" | grep -c ': test$')
 	begin "$_pass" libtest expect="$_expect"
-	"$_bin" --color never --test-threads=1 --skip worker_process "$@"
+	read -r _up _ </proc/uptime
+	echo "@@ time $_up"
+	"$_bin" --color never --test-threads=1 --skip worker_process "$@" | stamp
 	end "$_pass" $?
 }
 it_count() { # binary filters...

@@ -16,6 +16,8 @@ pass, but a failed check fails the run). STATUS is `ok`, `fail` or `skip`.
         @@ begin PASS tap                a TAP producer; its plan line `1..N` is the count
         @@ end PASS status=S seconds=T   the runner's exit status, the pass's duration
         @@ check ok|fail NAME[: DETAILS] a harness check
+        @@ time SECONDS                  the guest's uptime, after each libtest result: the
+                                         slowest tests go to --timings
       For each pass: the result lines inside it; a check that it ended, that exactly the expected
       number of tests reported (none expected is a failure: a filter matched nothing), that the
       runner's summary agrees, and that the exit status agrees with the results. A --require'd
@@ -48,7 +50,7 @@ LIBTEST_SUMMARY = re.compile(
 )
 TAP_RESULT = re.compile(r"^(not ok|ok)\b(?:\s+(\d+))?(?:\s+-)?\s*(.*)$")
 TAP_PLAN = re.compile(r"^1\.\.(\d+)(?:\s*#.*)?$")
-MARK = re.compile(r"^@@ (begin|end|check) (.*)$")
+MARK = re.compile(r"^@@ (begin|end|check|time) (.*)$")
 # Kernel splats: KASAN, lockdep, kmemleak (leaks, and kmemleak switching itself off), hung tasks,
 # BUG/WARNING/Oops, Rust panics, UBSAN.
 SPLAT = re.compile(
@@ -113,6 +115,17 @@ class Pass:
         self.pending = None
         self.in_failures = False
         self.misnumbered = []
+        self.last_time = None
+        self.durations = []  # (seconds, test name)
+
+    def stamp(self, text):
+        try:
+            now = float(text.split()[0])
+        except (ValueError, IndexError):
+            return
+        if self.last_time is not None and self.records:
+            self.durations.append((now - self.last_time, self.records[-1][1]))
+        self.last_time = now
 
     def line(self, text):
         if self.kind in ("libtest", "cargo"):
@@ -256,6 +269,10 @@ def cmd_passes(res, log, required, timings=None):
         m = MARK.match(text)
         if m:
             what, rest = m.group(1), m.group(2)
+            if what == "time":
+                if current is not None:
+                    current.stamp(rest)
+                continue
             if what == "check":
                 status, _, name = rest.partition(" ")
                 name, _, details = name.partition(": ")
@@ -290,6 +307,12 @@ def cmd_passes(res, log, required, timings=None):
         if p.seconds is not None and timings:
             with open(timings, "a") as t:
                 t.write(f"{'guest ' + p.name:<28} {p.seconds:>4}s (guest clock)\n")
+    slowest = sorted(((d, f"{p.name}/{n}") for p in order for d, n in p.durations), reverse=True)
+    if slowest and timings:
+        with open(timings, "a") as t:
+            t.write("slowest tests (guest clock):\n")
+            for d, n in slowest[:12]:
+                t.write(f"  {d:7.1f}s {n}\n")
     for name in required:
         if name not in passes:
             res.check(False, f"pass/{name}", "never began")
