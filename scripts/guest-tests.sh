@@ -19,7 +19,8 @@
 #
 # Needs: INTEGRATION (the integration test binary), C_TEST (the C program), both host-built, and
 # tools/target/release/pathstore-fuzz (built by scripts/build.sh). Sizes (the fast tier passes
-# smaller ones): PATHSTORE_IT_SCALE and PATHSTORE_STRESS_SECONDS (read by the integration tests),
+# smaller ones): PATHSTORE_IT_SCALE and PATHSTORE_STRESS_SECONDS (read by the integration tests;
+# PATHSTORE_HEAVY_SCALE, default PATHSTORE_IT_SCALE, is the scale of the heavy pass),
 # FUZZ_OPS (seed 1, default 50000), FUZZ_FAULT_OPS (seed 2 under allocation failures, default
 # 20000), FUZZ_RANDOM_OPS and FUZZ_SEED (the random-seed segment: default 50000 operations, a
 # seed from /dev/urandom). A size of 0 leaves that fuzz run out.
@@ -230,7 +231,7 @@ tap_end
 check "fault injection switched off after the fuzzer" faults_off
 
 echo "== heavy use and the concurrency stress (PATHSTORE_STRESS_SECONDS, default 60)"
-it_pass it-heavy "$INTEGRATION" heavy:: stress::
+PATHSTORE_IT_SCALE=${PATHSTORE_HEAVY_SCALE:-${PATHSTORE_IT_SCALE:-100}} it_pass it-heavy "$INTEGRATION" heavy:: stress::
 check "rmmod after heavy use" rmmod pathstore
 
 echo "== kmemleak after unload"

@@ -20,8 +20,8 @@
 # Every pass states how many tests it expects (a libtest binary's --list, a TAP plan, KUnit's
 # plans, cargo's `running N tests`) and fails when fewer or more report, or when its exit status
 # disagrees with its results. The tiers differ only in sizes (see below); any size can be
-# overridden from the environment: PATHSTORE_IT_SCALE, PATHSTORE_STRESS_SECONDS, FUZZ_OPS,
-# FUZZ_FAULT_OPS, FUZZ_RANDOM_OPS, FUZZ_SEED.
+# overridden from the environment: PATHSTORE_IT_SCALE, PATHSTORE_HEAVY_SCALE (the heavy:: tests),
+# PATHSTORE_STRESS_SECONDS, FUZZ_OPS, FUZZ_FAULT_OPS, FUZZ_RANDOM_OPS, FUZZ_SEED.
 set -uo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 export PATH=${CARGO_HOME:-$HOME/.cargo}/bin:$PATH
@@ -37,11 +37,11 @@ while [ $# -gt 0 ]; do
 done
 case "$tier" in
 test) # the full suite: what CI runs
-	: "${PATHSTORE_IT_SCALE:=100}" "${PATHSTORE_STRESS_SECONDS:=60}"
+	: "${PATHSTORE_IT_SCALE:=100}" "${PATHSTORE_HEAVY_SCALE:=50}" "${PATHSTORE_STRESS_SECONDS:=60}"
 	: "${FUZZ_OPS:=50000}" "${FUZZ_FAULT_OPS:=20000}" "${FUZZ_RANDOM_OPS:=50000}"
 	guest_timeout=2400 ;;
 check) # the fast tier: the same passes, smaller
-	: "${PATHSTORE_IT_SCALE:=10}" "${PATHSTORE_STRESS_SECONDS:=5}"
+	: "${PATHSTORE_IT_SCALE:=10}" "${PATHSTORE_HEAVY_SCALE:=3}" "${PATHSTORE_STRESS_SECONDS:=5}"
 	: "${FUZZ_OPS:=0}" "${FUZZ_FAULT_OPS:=2000}" "${FUZZ_RANDOM_OPS:=10000}"
 	guest_timeout=900 ;;
 *) echo "test.sh: unknown tier '$tier' (test or check)" >&2; exit 2 ;;
@@ -114,7 +114,8 @@ log "booting the debug kernel to run the guest tests (a few minutes under TCG); 
 console=$results/console.log dmesg=$results/dmesg.log
 timed guest "$here/qemu/run.sh" --kernel-dir "$kdir" --module "$module" --log "$console" --dmesg "$dmesg" \
 	--timeout "$guest_timeout" --cmd "INTEGRATION='$integration' C_TEST='$here/build/tests/pathstore_c_test' \
-PATHSTORE_IT_SCALE='$PATHSTORE_IT_SCALE' PATHSTORE_STRESS_SECONDS='$PATHSTORE_STRESS_SECONDS' \
+PATHSTORE_IT_SCALE='$PATHSTORE_IT_SCALE' PATHSTORE_HEAVY_SCALE='$PATHSTORE_HEAVY_SCALE' \
+PATHSTORE_STRESS_SECONDS='$PATHSTORE_STRESS_SECONDS' \
 FUZZ_OPS='$FUZZ_OPS' FUZZ_FAULT_OPS='$FUZZ_FAULT_OPS' FUZZ_RANDOM_OPS='$FUZZ_RANDOM_OPS' FUZZ_SEED='$FUZZ_SEED' \
 sh scripts/guest-tests.sh" 2>&1 | tee "$results/guest.log"
 status=${PIPESTATUS[0]}
