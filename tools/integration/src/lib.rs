@@ -1,10 +1,11 @@
 //! Integration tests of pathstore against a live `/dev/pathstore`.
 //!
-//! The tests are in `tests/`; they need the module loaded, so they run inside the test VM and
-//! not on the host (exclude this crate there: `cargo test --workspace --exclude integration`).
-//! This library is the home of helpers shared between those tests: opening the device, checking
-//! errnos and that failed operations change nothing, per-test subtrees, a small seeded PRNG, an
-//! in-process model of a subtree, and the protocol of worker processes.
+//! The tests are in `tests/device/` (the test target `device`); they need the module loaded, so
+//! they run inside the test VM and not on the host. This library is the home of helpers shared
+//! between those tests: opening the device, checking errnos and that failed operations change
+//! nothing, per-test subtrees, a small seeded PRNG, an in-process model of a subtree, and the
+//! protocol of worker processes. Its own unit tests run on the host with the other crates' tests
+//! (`scripts/test.sh` runs every test target of the workspace but `device` there).
 
 pub mod args;
 
