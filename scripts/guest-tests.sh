@@ -48,7 +48,7 @@ end() { # pass status
 	[ "$2" -eq 0 ] || failed=1
 }
 mark_check() { # ok|fail name [details]
-	echo "@@ check $1 $2${3:+: $3}"
+	echo "@@ check $1 guest/$2${3:+: $3}"
 	[ "$1" = ok ] || failed=1
 }
 check() { # name command...: a harness step
