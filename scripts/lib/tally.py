@@ -32,7 +32,7 @@ pass, but a failed check fails the run). STATUS is `ok`, `fail` or `skip`.
   tally.py RESULTS splats NAME LOG
       A check that LOG exists and holds no kernel splat.
   tally.py RESULTS summary
-      Prints every result, the checks' count and the closing line
+      Prints every result, the checks' count (`harness checks: N of M ok`) and the closing line
       `N passed, N failed, N skipped` (N failed counts failed tests and failed checks); exits 1
       when anything failed.
 """
@@ -482,7 +482,8 @@ def cmd_summary(path):
     if failures:
         print("\nFailures:")
         print("\n".join(failures))
-    print(f"\nchecks: {checks['ok']} passed, {checks['fail']} failed")
+    # Worded so that nothing but the closing line reads "N passed, N failed".
+    print(f"\nharness checks: {checks['ok']} of {checks['ok'] + checks['fail']} ok")
     failed = tests["fail"] + checks["fail"]
     print(f"{tests['ok']} passed, {failed} failed, {tests['skip']} skipped")
     return 1 if failed or tests["ok"] == 0 else 0
