@@ -11,7 +11,8 @@
 #                                MO= to install a module kbuild built in another folder
 #   sudo make uninstall          remove what install installed
 #   make run [CMD='...']         set up, build, boot a VM with the module loaded (shell or CMD)
-#   make test                    set up, build, run every test (debug kernel)
+#   make test                    set up, build, run every test (debug kernel): before a commit
+#   make check                   the same passes, smaller: under 5 minutes warm, while working
 #   make vm CMD='...'            run CMD in a VM with the module loaded, the checkout mounted
 #   make fuzz [SECONDS=N]        fuzz the module against a model for N s (default 600, debug kernel)
 #   make bench [QUICK=1]         benchmark against tmpfs, the keyring and a no-op ioctl (lean kernel)
@@ -93,7 +94,7 @@ endif
 kbuild = $(MAKE) -C $(KDIR) M=$(PWD) $(if $(MO),MO=$(MO)) $(if $(LLVM),LLVM=$(LLVM)) $(kbuild_cc_arg)
 
 .PHONY: all modules clean modules_install install uninstall toolchain rust-analyzer setup run vm \
-	test fuzz bench
+	test check fuzz bench
 all: modules
 
 # The kernel tree must be a configured build tree with Rust support and its Rust metadata, and
@@ -204,6 +205,9 @@ vm: setup
 
 test: setup
 	scripts/test.sh
+
+check: setup
+	scripts/check.sh
 
 fuzz: setup
 	scripts/fuzz.sh $(or $(SECONDS),600)

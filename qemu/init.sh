@@ -20,7 +20,10 @@ mount -t 9p -o trans=virtio,version=9p2000.L,msize=524288,cache=loose repo "$REP
 hostname pathstore
 ip link set lo up 2>/dev/null
 
+# The whole kernel log goes to the host before the status (qemu/run.sh copies it out): messages
+# printed right before `reboot -f` may not reach the serial console.
 finish() {
+	dmesg > /out/dmesg 2>&1
 	echo "$1" > /out/status
 	sync
 	reboot -f

@@ -5,14 +5,18 @@
 # path as on the host.
 #
 #   qemu/run.sh --kernel-dir DIR --module KO [--cmd CMD | --interactive] [--params 'k=v ...']
-#               [--timeout SECONDS] [--log FILE]
+#               [--timeout SECONDS] [--log FILE] [--dmesg FILE]
 #
 # The command's output goes to stdout and its exit status is ours. The guest kernel's console log
-# goes to --log (default build/vm/console.log).
+# goes to --log (default build/vm/console.log). The guest's whole kernel log, as `dmesg` reads it
+# right before the guest reboots, goes to --dmesg (default dmesg.log next to --log): messages
+# printed just before `reboot -f` may never reach the console, but they are in the ring buffer,
+# which is large enough (log_buf_len) to hold a whole test run. The file is missing when the
+# guest did not finish.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
-kdir= module= cmd= mode=command params= timeout=3600 log=$here/build/vm/console.log
+kdir= module= cmd= mode=command params= timeout=3600 log=$here/build/vm/console.log dmesg=
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--kernel-dir) kdir=$2; shift 2 ;;
@@ -22,14 +26,17 @@ while [ $# -gt 0 ]; do
 	--params) params=$2; shift 2 ;;
 	--timeout) timeout=$2; shift 2 ;;
 	--log) log=$2; shift 2 ;;
+	--dmesg) dmesg=$2; shift 2 ;;
 	*) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
 done
 [ -n "$kdir" ] && [ -n "$module" ] || { echo "run.sh: --kernel-dir and --module are required" >&2; exit 2; }
+[ -n "$dmesg" ] || dmesg=$(dirname "$log")/dmesg.log
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/pathstore-vm.XXXXXX")
 trap 'rm -rf "$work"' EXIT
-mkdir -p "$work/root"/{bin,sbin,etc,proc,sys,dev,tmp,root,host,out} "$work/out" "$(dirname "$log")"
+mkdir -p "$work/root"/{bin,sbin,etc,proc,sys,dev,tmp,root,host,out} "$work/out" "$(dirname "$log")" "$(dirname "$dmesg")"
+rm -f "$dmesg"
 root=$work/root
 cp /bin/busybox "$root/bin/busybox"
 ln -s busybox "$root/bin/sh"
@@ -68,7 +75,9 @@ qemu=(qemu-system-x86_64 -accel tcg -cpu "$cpu" -smp 2,sockets=2,cores=1,threads
 	-virtfs "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,id=hostroot"
 	-virtfs "local,path=$here,mount_tag=repo,security_model=none,id=repo"
 	-virtfs "local,path=$work/out,mount_tag=out,security_model=none,id=out")
-append="panic=-1 oops=continue printk.time=1 hung_task_panic=0"
+# A kernel log buffer that holds a whole `make test` (KUnit at every module load included), so
+# that the dmesg saved at the end has every message (the default is 128 KiB).
+append="panic=-1 oops=continue printk.time=1 hung_task_panic=0 log_buf_len=16M"
 # Under TCG the guest's TSC is the host's, but without ACPI the guest has no timer to calibrate
 # it against and falls back to a jiffies clock (4 ms steps). Hand it the host's frequency.
 tsc_khz=$(awk -F: '/^cpu MHz/ { printf "%d", $2 * 1000; exit }' /proc/cpuinfo 2>/dev/null || true)
@@ -82,6 +91,7 @@ else
 	timeout -k 10 "$timeout" "${qemu[@]}" -serial stdio -serial "file:$log" \
 		-append "$append console=ttyS1 loglevel=7" </dev/null || true
 fi
+[ -f "$work/out/dmesg" ] && cp "$work/out/dmesg" "$dmesg"
 if [ ! -f "$work/out/status" ]; then
 	echo "run.sh: the guest did not finish (timeout ${timeout}s, or it crashed): see $log" >&2
 	tail -30 "$log" >&2

@@ -35,10 +35,15 @@ modprobe=$tools/modprobe
 export DEPMOD=$tools/depmod
 # /usr is the host's, read-only: the header goes to /tmp.
 includedir=/tmp/include
+# The CLI, its completions and man pages go under PREFIX: the guest's /usr is the host's, read-only.
+prefix=/tmp/prefix
 rel=$(uname -r)
 failed=0
-ok() { echo "ok - $1"; }
-notok() { echo "not ok - $1${2:+: $2}"; failed=1; }
+checks=0
+ok() { echo "ok - $1"; checks=$((checks + 1)); }
+notok() { echo "not ok - $1${2:+: $2}"; failed=1; checks=$((checks + 1)); }
+# The TAP plan, last: how many checks ran.
+trap 'echo "1..$checks"' EXIT
 check() { # name command...
 	name=$1
 	shift
@@ -86,7 +91,7 @@ grep -q '^pathstore ' /proc/modules && was_loaded=1
 rm -rf "$modroot"
 mkdir -p "$modroot"
 if timed "make install" make -C "$repo" --no-print-directory KDIR="$KDIR" MO="$mo" \
-	INSTALL_MOD_PATH="$modroot" INCLUDEDIR="$includedir" install; then
+	INSTALL_MOD_PATH="$modroot" INCLUDEDIR="$includedir" PREFIX="$prefix" install; then
 	ok "make install"
 else
 	notok "make install"
@@ -170,7 +175,7 @@ fi
 
 # 4. make uninstall, and the module as qemu/init.sh left it.
 if timed "make uninstall" make -C "$repo" --no-print-directory KDIR="$KDIR" MO="$mo" \
-	INSTALL_MOD_PATH="$modroot" INCLUDEDIR="$includedir" uninstall; then
+	INSTALL_MOD_PATH="$modroot" INCLUDEDIR="$includedir" PREFIX="$prefix" uninstall; then
 	ok "make uninstall"
 else
 	notok "make uninstall"
@@ -179,7 +184,7 @@ check "make uninstall removed the module and the udev rule" \
 	test ! -e "$ko" -a ! -e /etc/udev/rules.d/60-pathstore.rules
 check "make uninstall kept the edited modprobe.d file" test -f /etc/modprobe.d/pathstore.conf
 rm -f /etc/modprobe.d/pathstore.conf
-rm -rf "$modroot" "$includedir" $tools
+rm -rf "$modroot" "$includedir" "$prefix" $tools
 if [ $was_loaded -eq 1 ]; then
 	check "insmod the module again (defaults)" insmod /pathstore.ko
 fi

@@ -1,112 +1,142 @@
 #!/usr/bin/env bash
-# `make test`: every test of pathstore, with one result line per test and a closing
-# `N passed, N failed` line. Exits non-zero on any failure, including a kernel splat in the guest
-# log (BUG, WARNING, Oops, KASAN, lockdep, kmemleak, hung task).
+# `make test` (and, with --tier check, `make check` through scripts/check.sh): every test of
+# pathstore, with one line per test and per harness check, closing with
+# `N passed, N failed, N skipped`. Exits non-zero on any failed test or check. What each tier runs,
+# how results are counted and how to replay a failure: docs/testing.md.
 #
-#  1. host: rustfmt and clippy (module and tools), cargo test of tools/ (with the C header
-#     agreement test);
-#  2. guest (debug kernel): KUnit tests of the module, the integration tests, the C program, the
-#     busybox shell test, module lifecycle, the fuzzer against its model (plain and under
-#     allocation fault injection) and kmemleak (scripts/guest-tests.sh).
+#   scripts/test.sh [--tier test|check]
+#
+#  1. host checks: the module built once, with clippy (scripts/build.sh), rustfmt of the module
+#     and of tools/, clippy of tools/, the C program's build;
+#  2. host tests: `cargo test --release` of every crate of tools/ (unit, integration and
+#     doc-tests; not the device tests, which need the module), counted per binary;
+#  3. guest (debug kernel, scripts/guest-tests.sh): the module's KUnit suites at every load, the
+#     integration tests in four passes, the C program, the busybox shell test, module lifecycle,
+#     the fuzzer against its model (fixed seeds, under allocation failures, and a random seed),
+#     then kmemleak, active before and after;
+#  4. the kernel log, from the serial console and from the guest's dmesg, scanned for splats
+#     (KASAN, lockdep, kmemleak, hung tasks, BUG/WARNING/Oops, Rust panics, UBSAN).
+#
+# Every pass states how many tests it expects (a libtest binary's --list, a TAP plan, KUnit's
+# plans, cargo's `running N tests`) and fails when fewer or more report, or when its exit status
+# disagrees with its results. The tiers differ only in sizes (see below); any size can be
+# overridden from the environment: PATHSTORE_IT_SCALE, PATHSTORE_HEAVY_SCALE (the heavy:: tests),
+# PATHSTORE_STRESS_SECONDS, FUZZ_OPS, FUZZ_FAULT_OPS, FUZZ_RANDOM_OPS, FUZZ_SEED.
 set -uo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 export PATH=${CARGO_HOME:-$HOME/.cargo}/bin:$PATH
-results=$here/build/test
-rm -rf "$results"
-mkdir -p "$results"
-log() { printf '[test] %s\n' "$*" >&2; }
-record() { # status name
-	printf '%s %s\n' "$1" "$2" >>"$results/results.txt"
-	if [ "$1" = ok ]; then printf 'ok    %s\n' "$2"; else printf 'FAIL  %s\n' "$2"; fi
-}
-step() { # name command... : a test whose result is the command's status
-	local name=$1
-	shift
-	if "$@" >"$results/step.log" 2>&1; then record ok "$name"; else record fail "$name"; tail -40 "$results/step.log"; fi
-}
-# Result lines of libtest (`test NAME ... ok`) and TAP-like suites (`ok - NAME`) in a log.
-collect() { # prefix file
-	python3 - "$1" "$2" <<'PY' >>"$results/results.txt"
-import re, sys
-prefix, path = sys.argv[1], sys.argv[2]
-for line in open(path, errors="replace"):
-    line = re.sub(r"\x1b\[[0-9;]*[A-Za-z]|\x1b\(B", "", line.rstrip("\r\n"))
-    m = re.match(r"^test (\S+) \.\.\. (ok|FAILED)$", line)
-    if m:
-        print(("ok" if m.group(2) == "ok" else "fail"), f"{prefix}/{m.group(1)}")
-        continue
-    m = re.match(r"^(not ok|ok) - (.+?)(: .*)?$", line)
-    if m:
-        print(("ok" if m.group(1) == "ok" else "fail"), f"{prefix}/{m.group(2)}")
-PY
-}
+# shellcheck source=scripts/lib/results.sh
+. "$here/scripts/lib/results.sh"
 
-cd "$here"
-log "setting up and building (the first run builds a debug kernel: 10-20 minutes)"
-if ! { read -r kdir; read -r module; } < <("$here/scripts/build.sh" debug) || [ -z "${module:-}" ]; then
-	record fail "build"
-	echo "0 passed, 1 failed"
+tier='test'
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--tier) tier=$2; shift 2 ;;
+	*) echo "usage: scripts/test.sh [--tier test|check]" >&2; exit 2 ;;
+	esac
+done
+case "$tier" in
+test) # the full suite: what CI runs
+	: "${PATHSTORE_IT_SCALE:=100}" "${PATHSTORE_HEAVY_SCALE:=50}" "${PATHSTORE_STRESS_SECONDS:=60}"
+	: "${FUZZ_OPS:=50000}" "${FUZZ_FAULT_OPS:=20000}" "${FUZZ_RANDOM_OPS:=50000}"
+	guest_timeout=2400 ;;
+check) # the fast tier: the same passes, smaller
+	: "${PATHSTORE_IT_SCALE:=10}" "${PATHSTORE_HEAVY_SCALE:=3}" "${PATHSTORE_STRESS_SECONDS:=5}"
+	: "${FUZZ_OPS:=0}" "${FUZZ_FAULT_OPS:=2000}" "${FUZZ_RANDOM_OPS:=10000}"
+	guest_timeout=900 ;;
+*) echo "test.sh: unknown tier '$tier' (test or check)" >&2; exit 2 ;;
+esac
+[ -n "${FUZZ_SEED:-}" ] || FUZZ_SEED=$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')
+log() { printf '[%s] %s\n' "$tier" "$*" >&2; }
+
+cd "$here" || exit 1
+results_init "$here/build/$tier"
+results=$results_dir
+started=$(date +%s)
+
+# 1. Build (the module once, with clippy) and the host checks.
+log "building (the first run builds a debug kernel: 10-20 minutes)"
+build() {
+	{ read -r kdir && read -r module; } < <("$here/scripts/build.sh" --warnings-ok debug 2>"$results/build.log")
+	[ -n "${module:-}" ] && [ -f "$module" ]
+}
+if ! timed build build; then
+	cat "$results/build.log" >&2
+	record_check fail "host/build" "see $results/build.log"
+	results_summary
 	exit 1
 fi
-
-# 1. Host checks and tests.
-step "host/rustfmt-module" rustfmt --check --edition 2021 --config-path "$kdir/source/.rustfmt.toml" src/pathstore.rs
-clippy_module() {
-	rm -rf "$here/build/clippy"
-	make -s -C "$kdir" M="$here" MO="$here/build/clippy" LLVM="${LLVM:--19}" CLIPPY=1 modules 2>&1 | tee /dev/stderr | { ! grep -qE '^(warning|error)'; }
-}
-step "host/clippy-module" clippy_module
-step "host/rustfmt-tools" bash -c "cd tools && cargo fmt --all -- --check"
-step "host/clippy-tools" bash -c "cd tools && cargo clippy --workspace --all-targets --quiet -- -D warnings"
-log "cargo test (host)"
-(cd tools && cargo test --workspace --exclude integration 2>&1) >"$results/host.log"
-collect host "$results/host.log"
-grep -q '^error' "$results/host.log" && record fail "host/cargo-test-builds"
-
-# 2. Guest tests.
+record_check ok "host/build"
+# build.sh let the module's warnings through (--warnings-ok) for this check to report them; it
+# also made sure that the next build compiles the module again.
+if grep -qE '^(warning|error)' "$here/build/debug/module.log"; then
+	grep -E -A8 '^(warning|error)' "$here/build/debug/module.log" | head -60
+	record_check fail "host/clippy-module" "warnings in build/debug/module.log"
+else
+	record_check ok "host/clippy-module"
+fi
+run_check "host/rustfmt-module" rustfmt --check --edition 2021 --config-path "$kdir/source/.rustfmt.toml" src/pathstore.rs
+run_check "host/rustfmt-tools" bash -c "cd tools && cargo fmt --all -- --check"
+timed clippy-tools run_check "host/clippy-tools" bash -c "cd tools && cargo clippy --workspace --all-targets --quiet -- -D warnings"
 mkdir -p build/tests
-step "host/c-program-builds" cc -O2 -Wall -Wextra -Werror -Iinclude tests/c/pathstore_c_test.c -o build/tests/pathstore_c_test
-integration=$(cd tools && cargo test -p integration --release --no-run --message-format=json 2>/dev/null |
-	python3 -c 'import json,sys
+run_check "host/c-program-builds" cc -O2 -Wall -Wextra -Werror -Iinclude tests/c/pathstore_c_test.c -o build/tests/pathstore_c_test
+
+# 2. Host tests, in the release profile of scripts/build.sh's `cargo build --release`: the
+# dependencies are built once for both. Always --workspace: the same packages, the same features,
+# nothing rebuilt. The device tests (integration's test target `device`) need the module: they
+# are only built here, and run in the guest.
+host_tests() {
+	local targets=() t
+	while read -r t; do targets+=(--test "$t"); done < <(cd tools && cargo metadata --no-deps --format-version 1 |
+		python3 -c 'import json, sys
+for p in json.load(sys.stdin)["packages"]:
+    for t in p["targets"]:
+        if "test" in t["kind"] and not (p["name"] == "integration" and t["name"] == "device"):
+            print(t["name"])' | sort -u)
+	(cd tools && cargo test --release --workspace --no-fail-fast --lib --bins "${targets[@]}" 2>&1) >"$results/host.log"
+	tally cargo host "$results/host.log" $?
+	(cd tools && cargo test --release --workspace --no-fail-fast --doc 2>&1) >"$results/host-doc.log"
+	tally cargo host-doc "$results/host-doc.log" $?
+}
+log "cargo test (host)"
+integration=$(cd tools && cargo test --release --workspace --test device --no-run --message-format=json 2>"$results/device-build.log" |
+	python3 -c 'import json, sys
 for l in sys.stdin:
     m = json.loads(l)
-    if m.get("reason") == "compiler-artifact" and m.get("executable") and m["target"]["kind"] == ["test"]:
+    if m.get("reason") == "compiler-artifact" and m.get("executable") and m["target"]["name"] == "device":
         print(m["executable"])' | tail -1)
-[ -n "$integration" ] || record fail "host/integration-tests-build"
+if [ -n "$integration" ]; then record_check ok "host/device-tests-build"; else
+	record_check fail "host/device-tests-build" "see $results/device-build.log"; fi
+timed host-tests host_tests
 
-log "booting the debug kernel to run the guest tests (a few minutes under TCG)"
-console=$results/console.log
-"$here/qemu/run.sh" --kernel-dir "$kdir" --module "$module" --log "$console" --timeout 2400 \
-	--cmd "INTEGRATION='$integration' C_TEST='$here/build/tests/pathstore_c_test' sh scripts/guest-tests.sh" \
-	2>&1 | tee "$results/guest.log"
+# 3. The guest.
+log "booting the debug kernel to run the guest tests (a few minutes under TCG); fuzz seed $FUZZ_SEED"
+console=$results/console.log dmesg=$results/dmesg.log
+timed guest "$here/qemu/run.sh" --kernel-dir "$kdir" --module "$module" --log "$console" --dmesg "$dmesg" \
+	--timeout "$guest_timeout" --cmd "INTEGRATION='$integration' C_TEST='$here/build/tests/pathstore_c_test' KDIR='$kdir' \
+PATHSTORE_IT_SCALE='$PATHSTORE_IT_SCALE' PATHSTORE_HEAVY_SCALE='$PATHSTORE_HEAVY_SCALE' \
+PATHSTORE_STRESS_SECONDS='$PATHSTORE_STRESS_SECONDS' \
+FUZZ_OPS='$FUZZ_OPS' FUZZ_FAULT_OPS='$FUZZ_FAULT_OPS' FUZZ_RANDOM_OPS='$FUZZ_RANDOM_OPS' FUZZ_SEED='$FUZZ_SEED' \
+sh scripts/guest-tests.sh" 2>&1 | tee "$results/guest.log"
 status=${PIPESTATUS[0]}
-before=$(wc -l <"$results/results.txt")
-collect guest "$results/guest.log"
-# KUnit cases (indented KTAP lines in the kernel log); the module runs them at every load.
-python3 - "$console" <<'PY' >>"$results/results.txt"
-import re, sys
-seen = {}
-for line in open(sys.argv[1], errors="replace"):
-    m = re.search(r"\]\s{5,}(not ok|ok) \d+ (\S+)", line)
-    if m:
-        name = "kunit/" + m.group(2)
-        ok = m.group(1) == "ok"
-        seen[name] = seen.get(name, True) and ok
-for name, ok in seen.items():
-    print("ok" if ok else "fail", name)
-PY
-grep -q ' kunit/' <(tail -n +"$((before + 1))" "$results/results.txt") || record fail "kunit/tests-ran"
-[ "$status" -eq 0 ] || record fail "guest/exit-status($status)"
-# Kernel splats fail the run: KASAN, lockdep, kmemleak, hung-task, BUG/WARNING/Oops and Rust panic
-# reports each carry one of these.
-splat_pattern='BUG:|WARNING:|Oops|kernel BUG|general protection fault|KASAN:|possible circular locking|possible recursive locking|inconsistent lock state|suspicious RCU usage|DEBUG_LOCKS_WARN_ON|irq lock inversion|bad unlock balance|suspected memory leak|blocked for more than|Call Trace:|rust_panic|panicked at|UBSAN'
-splats=$(grep -nE "$splat_pattern" "$console" || true)
-if [ -z "$splats" ]; then record ok "guest/kernel-log-clean"; else record fail "guest/kernel-log-clean"; echo "$splats" | head -40; fi
+before=$(grep -c $'\tfail\t' "$results/results.txt")
+tally passes "$results/guest.log" --timings "$results/timings.txt" --require "${guest_passes[@]}"
+guest_failures=$(($(grep -c $'\tfail\t' "$results/results.txt") - before))
+# guest-tests.sh exits 1 exactly when one of its passes or checks failed; 125 or anything else
+# means it did not finish.
+case "$status/$guest_failures" in
+0/0) record_check ok "guest/exit-status" ;;
+1/0) record_check fail "guest/exit-status" "the guest reported a failure that no result shows" ;;
+1/*) record_check ok "guest/exit-status" ;;
+0/*) record_check fail "guest/exit-status" "exit 0 with $guest_failures failures" ;;
+*) record_check fail "guest/exit-status" "exit status $status: the guest did not finish" ;;
+esac
+# KUnit runs the module's suites at every load: the initial one and three in guest-tests.sh.
+tally kunit "$dmesg" --suites "$(kunit_suites "$here/src")" --runs 4
+tally splats "guest/console-log-clean" "$console"
+tally splats "guest/dmesg-clean" "$dmesg"
 
 echo
-echo "Results (kernel log: $console):"
-grep -E '^(ok|fail) ' "$results/results.txt" | sort | uniq | sed 's/^ok /ok    /; s/^fail /FAIL  /'
-passed=$(grep -c '^ok ' "$results/results.txt")
-failed=$(grep -c '^fail ' "$results/results.txt")
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+echo "Fuzz seed of the random segment: $FUZZ_SEED (replay: make vm KERNEL=debug CMD='pathstore-fuzz --ops $FUZZ_RANDOM_OPS --seed $FUZZ_SEED')"
+printf '%-28s %4ss\n' total "$(($(date +%s) - started))" >>"$results/timings.txt"
+results_summary

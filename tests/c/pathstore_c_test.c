@@ -7,9 +7,11 @@
  *                (add -static for a guest without a C library)
  * Run (guest):   ./pathstore_c_test [DEVICE]     default: $PATHSTORE_DEVICE, else /dev/pathstore
  *
- * Works in its own subtree /c-test (removed first and at the end). Prints one TAP-like line per
- * check, "ok - c/NAME" or "not ok - c/NAME: DETAILS", then "1..N", and exits 1 if any check
- * failed. Names never contain ": " (scripts/test.sh splits the details off there).
+ * Works in its own subtree /c-test (removed first and at the end). Prints TAP: one line per
+ * check, "ok N - c/NAME", "not ok N - c/NAME: DETAILS" or, for a check the module's limits do not
+ * allow, "ok N - c/NAME # SKIP REASON" (a skip, never counted as a pass), then the plan "1..N",
+ * and exits 1 if any check failed. Names never contain ": " or " # " (scripts/lib/tally.py
+ * splits the details and the directive off there).
  * The expectations come from docs/semantics.md.
  */
 #define _GNU_SOURCE
@@ -31,7 +33,7 @@
 static int fd = -1;
 /* Path of the device, for tests that open it again. */
 static const char *dev_path;
-static unsigned int n_checks, n_failed;
+static unsigned int n_checks, n_failed, n_skipped;
 
 static int check(int ok, const char *name, const char *fmt, ...)
 {
@@ -39,10 +41,10 @@ static int check(int ok, const char *name, const char *fmt, ...)
 
 	n_checks++;
 	if (ok) {
-		printf("ok - c/%s\n", name);
+		printf("ok %u - c/%s\n", n_checks, name);
 	} else {
 		n_failed++;
-		printf("not ok - c/%s: ", name);
+		printf("not ok %u - c/%s: ", n_checks, name);
 		va_start(ap, fmt);
 		vprintf(fmt, ap);
 		va_end(ap);
@@ -55,13 +57,17 @@ static int check(int ok, const char *name, const char *fmt, ...)
 /* CHECK(condition, name, printf-style details shown on failure) */
 #define CHECK(cond, name, ...) check(!!(cond), (name), __VA_ARGS__)
 
-/* A check that cannot run with the module's limits: counted, never failed. */
+/*
+ * A check that cannot run with the module's limits: a TAP skip ("# SKIP" directive), which the
+ * harness counts as skipped, neither passed nor failed.
+ */
 static void skip(const char *name, const char *fmt, ...)
 {
 	va_list ap;
 
 	n_checks++;
-	printf("ok - c/%s # SKIP ", name);
+	n_skipped++;
+	printf("ok %u - c/%s # SKIP ", n_checks, name);
 	va_start(ap, fmt);
 	vprintf(fmt, ap);
 	va_end(ap);
@@ -1041,6 +1047,8 @@ int main(int argc, char **argv)
 
 	close(fd);
 	printf("1..%u\n", n_checks);
+	if (n_skipped)
+		printf("# %u of %u checks skipped\n", n_skipped, n_checks);
 	if (n_failed)
 		printf("# %u of %u checks failed\n", n_failed, n_checks);
 	return n_failed ? 1 : 0;

@@ -6,9 +6,10 @@
 #
 #   tests/shell/text_interface.sh          device: $PATHSTORE_DEVICE, default /dev/pathstore
 #
-# Works in its own subtree /sh-test (removed first and at the end). Prints "ok - sh/NAME" or
-# "not ok - sh/NAME: DETAILS" per check, then "1..N", and exits 1 if any check failed. Names never
-# contain ": " (scripts/test.sh splits the details off there).
+# Works in its own subtree /sh-test (removed first and at the end). Prints TAP: "ok N - sh/NAME"
+# or "not ok N - sh/NAME: DETAILS" per check, then the plan "1..N", and exits 1 if any check
+# failed. Names never contain ": " or " # " (scripts/lib/tally.py splits details and directives
+# off there).
 #
 # Every command is one write(): busybox's echo writes its whole line at once. A failed write makes
 # echo fail and print "sh: write error: <strerror>" on stderr, from which the errno is checked.
@@ -22,13 +23,13 @@ failed=0
 
 pass() {
 	checks=$((checks + 1))
-	echo "ok - sh/$1"
+	echo "ok $checks - sh/$1"
 }
 
 fail() {
 	checks=$((checks + 1))
 	failed=$((failed + 1))
-	echo "not ok - sh/$1${2:+: $2}"
+	echo "not ok $checks - sh/$1${2:+: $2}"
 }
 
 # vis TEXT: TEXT on one line, each newline shown as \n.
@@ -88,7 +89,8 @@ ok_cmd() {
 	fi
 }
 
-# err_cmd NAME COMMAND ERRNO-NAME: the command's write fails with that errno.
+# err_cmd NAME COMMAND ERRNO-NAME: the command's write fails with that errno. Only the errno's
+# message proves which error it was: a failure whose message echo did not print fails the check.
 err_cmd() {
 	if try "$2"; then
 		fail "$1" "'$2' succeeded, want $3"
@@ -96,7 +98,7 @@ err_cmd() {
 	fi
 	case $err in
 	*"$(strerror "$3")"*) pass "$1" ;;
-	"") pass "$1 # echo did not report the errno" ;;
+	"") fail "$1" "'$2' failed without an error message (want $3): the errno is unknown" ;;
 	*) fail "$1" "'$2' failed with '$err', want $3" ;;
 	esac
 }
@@ -135,17 +137,20 @@ field() {
 }
 
 if [ ! -c "$DEV" ] || [ ! -r "$DEV" ] || [ ! -w "$DEV" ]; then
-	echo "not ok - sh/$DEV is a readable and writable character device"
+	echo "not ok 1 - sh/$DEV is a readable and writable character device"
 	echo "1..1"
 	exit 1
 fi
 exec 3<>"$DEV"
 
-# Start clean: rm -r succeeds, or fails because the subtree is missing.
-if try "rm -r $T" || [ -z "${err##*"$(strerror ENOENT)"*}" ]; then
+# Start clean: rm -r succeeds, or fails because the subtree is missing (ENOENT, by its message).
+if try "rm -r $T"; then
 	pass "start from an empty $T"
 else
-	fail "start from an empty $T" "rm -r $T: $err"
+	case $err in
+	*"$(strerror ENOENT)"*) pass "start from an empty $T" ;;
+	*) fail "start from an empty $T" "rm -r $T: '$err'" ;;
+	esac
 fi
 
 # --- set and get ---------------------------------------------------------------------------------

@@ -1,10 +1,11 @@
 //! Integration tests of pathstore against a live `/dev/pathstore`.
 //!
-//! The tests are in `tests/`; they need the module loaded, so they run inside the test VM and
-//! not on the host (exclude this crate there: `cargo test --workspace --exclude integration`).
-//! This library is the home of helpers shared between those tests: opening the device, checking
-//! errnos and that failed operations change nothing, per-test subtrees, a small seeded PRNG, an
-//! in-process model of a subtree, and the protocol of worker processes.
+//! The tests are in `tests/device/` (the test target `device`); they need the module loaded, so
+//! they run inside the test VM and not on the host. This library is the home of helpers shared
+//! between those tests: opening the device, checking errnos and that failed operations change
+//! nothing, per-test subtrees, a small seeded PRNG, an in-process model of a subtree, and the
+//! protocol of worker processes. Its own unit tests run on the host with the other crates' tests
+//! (`scripts/test.sh` runs every test target of the workspace but `device` there).
 
 pub mod args;
 
@@ -595,9 +596,26 @@ pub struct Worker {
     output: JoinHandle<std::io::Result<Output>>,
 }
 
+/// The name of the test that holds the body of worker processes. It is `#[ignore]`d, so that a
+/// plain run of the test binary never counts it, and fails when [`WORKER_ENV`] is not set.
+pub const WORKER_TEST: &str = "worker_process";
+
+/// A command that starts this test binary again, running only the test [`WORKER_TEST`] (an
+/// ignored test, hence `--ignored`), with [`WORKER_ENV`] set to `spec`. Standard input is
+/// null; the caller chooses what becomes of the output.
+pub fn worker_command(spec: &str) -> Command {
+    let exe = std::env::current_exe().expect("the path of the test binary");
+    let mut command = Command::new(exe);
+    command
+        .args(["--exact", WORKER_TEST, "--ignored", "--test-threads=1"])
+        .env(WORKER_ENV, spec)
+        .stdin(Stdio::null());
+    command
+}
+
 /// Starts this test binary again, running only the test `worker_process`, with
-/// [`WORKER_ENV`] set to `spec`. A thread collects its standard output and error as they come,
-/// so that the worker never blocks on a full pipe.
+/// [`WORKER_ENV`] set to `spec` (see [`worker_command`]). A thread collects its standard output
+/// and error as they come, so that the worker never blocks on a full pipe.
 pub fn spawn_worker(spec: &str) -> Worker {
     spawn_worker_as(spec, None)
 }
@@ -607,21 +625,13 @@ pub fn spawn_worker(spec: &str) -> Worker {
 pub fn spawn_worker_as(spec: &str, uid: Option<u32>) -> Worker {
     use std::os::unix::process::CommandExt;
 
-    let exe = std::env::current_exe().expect("the path of the test binary");
-    let mut command = Command::new(exe);
+    let mut command = worker_command(spec);
     if let Some(uid) = uid {
         // As root, `Command` also drops the supplementary groups (setgroups(0)).
         command.uid(uid).gid(uid);
     }
     let child = command
-        .args([
-            "--exact",
-            "worker_process",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(WORKER_ENV, spec)
-        .stdin(Stdio::null())
+        .arg("--nocapture")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -702,17 +712,6 @@ pub fn read_response(file: &std::fs::File) -> Vec<u8> {
         .read_to_end(&mut out)
         .unwrap_or_else(|e| panic!("reading the pending response: {e}"));
     out
-}
-
-/// Retries `op` while it fails with `EINTR` (a signal arrived), returning its first other
-/// result.
-pub fn retry_eintr<T>(mut op: impl FnMut() -> pathstore::Result<T>) -> pathstore::Result<T> {
-    loop {
-        match op() {
-            Err(e) if e.errno() == Errno::INTR => continue,
-            other => return other,
-        }
-    }
 }
 
 #[cfg(test)]

@@ -234,12 +234,14 @@ pub(crate) fn deep_chains(store: &Pathstore, name: &str, chains: usize, seed: u6
             );
         }
     }
-    // A walk of one chain meets every level in order.
-    let walked: Vec<_> = store.walk(chain(7, 0)).map(|n| ok("walk", n)).collect();
-    assert_eq!(walked.len(), depth(7) + 1);
+    // A walk of one chain meets every level in order (chain 7, or the last one when
+    // PATHSTORE_IT_SCALE leaves fewer).
+    let w = 7.min(chains - 1);
+    let walked: Vec<_> = store.walk(chain(w, 0)).map(|n| ok("walk", n)).collect();
+    assert_eq!(walked.len(), depth(w) + 1);
     for (level, node) in walked.iter().enumerate() {
         assert_eq!(node.depth, level);
-        assert_eq!(node.path, chain(7, level).into_bytes());
+        assert_eq!(node.path, chain(w, level).into_bytes());
     }
 
     // Partial deletes: a leaf, then from a middle level down.

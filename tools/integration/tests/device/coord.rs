@@ -5,7 +5,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use integration::{
-    assert_same_snapshot, expect_errno, ok, open, snapshot, stat, Scratch, WORKER_ENV,
+    assert_same_snapshot, expect_errno, ok, open, snapshot, stat, worker_command, Scratch,
 };
 use pathstore::{Conditional, Errno, EventKind, Pathstore, TxnOutcome, TxnStep, WatchEvent};
 
@@ -45,11 +45,7 @@ struct Process(Child);
 impl Process {
     /// Starts this test binary again as a coordination worker running `spec`.
     fn start(spec: &str) -> Self {
-        let exe = std::env::current_exe().expect("the path of the test binary");
-        let child = Command::new(exe)
-            .args(["--exact", "worker_process", "--test-threads=1"])
-            .env(WORKER_ENV, format!("coord {spec}"))
-            .stdin(Stdio::null())
+        let child = worker_command(&format!("coord {spec}"))
             .stdout(Stdio::null())
             .spawn()
             .unwrap_or_else(|e| panic!("starting worker {spec:?}: {e}"));

@@ -209,18 +209,15 @@ fn owners_unmapped_in_a_user_namespace_show_as_the_overflow_uid_and_its_root_is_
     ok("root creates a node", store.set(&node, "v"));
     // A worker in a new user namespace without any uid mapping: container root, as far as the
     // namespace is concerned, and nobody the store's owners map to.
-    let exe = std::env::current_exe().expect("the path of the test binary");
+    let spec = format!("access stat {node} ; check");
+    let worker = integration::worker_command(&spec);
     let out = Command::new("unshare")
         .arg("--user")
         .arg("--")
-        .arg(exe)
-        .args([
-            "--exact",
-            "worker_process",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(WORKER_ENV, format!("access stat {node} ; check"))
+        .arg(worker.get_program())
+        .args(worker.get_args())
+        .arg("--nocapture")
+        .env(WORKER_ENV, &spec)
         .output()
         .expect("run unshare --user (util-linux)");
     let stdout = String::from_utf8_lossy(&out.stdout);
