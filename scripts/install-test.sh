@@ -22,8 +22,11 @@ kdir=${1:?usage: install-test.sh KDIR [MO]}
 mo=${2:-$here/build/debug}
 export PATH=${CARGO_HOME:-$HOME/.cargo}/bin:$PATH:/usr/sbin:/sbin
 failed=0
-ok() { echo "ok - $1"; }
-notok() { echo "not ok - $1${2:+: $2}"; failed=1; }
+checks=0
+ok() { echo "ok - $1"; checks=$((checks + 1)); }
+notok() { echo "not ok - $1${2:+: $2}"; failed=1; checks=$((checks + 1)); }
+# The TAP plan, last: how many checks ran.
+trap 'echo "1..$checks"' EXIT
 check() { # name command...: ok when the command succeeds
 	local name=$1
 	shift
@@ -44,7 +47,7 @@ run() { # name command...
 }
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/pathstore-install.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
+trap 'rm -rf "$tmp"; echo "1..$checks"' EXIT
 cd "$here"
 
 rel=$(cat "$kdir/include/config/kernel.release" 2>/dev/null)

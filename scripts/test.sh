@@ -109,6 +109,19 @@ if [ -n "$integration" ]; then record_check ok "host/device-tests-build"; else
 	record_check fail "host/device-tests-build" "see $results/device-build.log"; fi
 timed host-tests host_tests
 
+# The real-host path, on the host: the Makefile's toolchain checks, dkms against the kernel
+# tree, make install/uninstall into a staging tree (scripts/install-test.sh, a TAP producer).
+install_host() {
+	{
+		echo "@@ begin install-host tap"
+		"$here/scripts/install-test.sh" "$kdir" "$here/build/debug" 2>&1
+		echo "@@ end install-host status=$?"
+	} >"$results/install-host.log"
+	tally passes "$results/install-host.log" --require install-host
+}
+log "the install path on the host (dkms, make install)"
+timed install-host install_host
+
 # 3. The guest.
 log "booting the debug kernel to run the guest tests (a few minutes under TCG); fuzz seed $FUZZ_SEED"
 console=$results/console.log dmesg=$results/dmesg.log
