@@ -36,6 +36,8 @@ pub struct AbiConfig {
     pub uids: Vec<u32>,
     /// `watch_events` of the module (`None`: read from sysfs, else the default 4096).
     pub watch_events: Option<u64>,
+    /// `watch_bytes` of the module (`None`: read from sysfs, else the default 1048576).
+    pub watch_bytes: Option<u64>,
     /// Compare the whole store every this many operations (0: only at the end).
     pub check_every: u64,
     /// Soft limit on the store's size.
@@ -48,11 +50,12 @@ pub struct AbiConfig {
 
 impl AbiConfig {
     /// The command line that repeats this run's first `ops` operations.
-    pub fn command_line(&self, ops: u64, uids: &[u32], watch_events: u64) -> String {
+    pub fn command_line(&self, ops: u64, uids: &[u32], watch: (u64, u64)) -> String {
         let uids: Vec<String> = uids.iter().map(u32::to_string).collect();
+        let (watch_events, watch_bytes) = watch;
         let mut cmd = format!(
             "pathstore-fuzz --mode abi --seed {} --ops {ops} --uids {} --watch-events \
-             {watch_events} --max-nodes {}",
+             {watch_events} --watch-bytes {watch_bytes} --max-nodes {}",
             self.seed,
             uids.join(","),
             self.soft_max_nodes
@@ -96,6 +99,8 @@ pub struct AbiSummary {
     pub full_checks: u64,
     /// Events the watcher threads received and checked.
     pub watched: u64,
+    /// Predictions made through the rules of reading (private ancestors, subtree watches).
+    pub rules: (u64, u64, u64),
     /// Users that files were opened as.
     pub uids: Vec<u32>,
     /// Largest store seen (nodes).
@@ -113,6 +118,11 @@ const WATCHERS: &[(&[u8], bool)] = &[
     (b"/b", true),
     (b"/a/b", false),
 ];
+/// Who the watcher threads are: root, opening the device with `CAP_SYS_ADMIN`.
+const WATCHER_CALLER: Caller = Caller {
+    uid: 0,
+    admin: true,
+};
 /// How many recent operations a report shows.
 const HISTORY: usize = 40;
 
@@ -200,7 +210,8 @@ struct Run<'c> {
     history: std::collections::VecDeque<(u64, String, String)>,
     summary: AbiSummary,
     current: u64,
-    watch_events: u64,
+    /// The module's `watch_events` and `watch_bytes`.
+    watch: (u64, u64),
 }
 
 /// Empties the store and gives the root its initial mode back (`MODE_ROOT`, which a fuzzed set
@@ -219,9 +230,10 @@ pub fn reset_root(store: &Pathstore) -> pathstore::Result<()> {
     store.delete("/")
 }
 
-/// The module's `watch_events`, from sysfs when the module exposes it.
-fn sysfs_watch_events() -> Option<u64> {
-    std::fs::read_to_string("/sys/module/pathstore/parameters/watch_events")
+/// A parameter of the module (`watch_events`, `watch_bytes`), from sysfs when the module
+/// exposes it.
+fn sysfs_param(name: &str) -> Option<u64> {
+    std::fs::read_to_string(format!("/sys/module/pathstore/parameters/{name}"))
         .ok()?
         .trim()
         .parse()
@@ -286,6 +298,12 @@ pub fn run(cfg: &AbiConfig) -> (AbiSummary, Result<(), crate::fuzzer::Failure>) 
         }
     }
     r.summary.uids = r.uids.clone();
+    let rules = &r.model.rules;
+    r.summary.rules = (
+        rules.ancestor_denied.get(),
+        rules.watch_hidden.get(),
+        rules.watch_owner_shown.get(),
+    );
     (r.summary, result)
 }
 
@@ -325,6 +343,19 @@ impl<'c> Run<'c> {
             )
             .map_err(fail)?;
         reset_root(&checker).map_err(fail)?;
+        let watch_events = cfg
+            .watch_events
+            .or_else(|| sysfs_param("watch_events"))
+            .unwrap_or(4096);
+        let watch_bytes = cfg
+            .watch_bytes
+            .or_else(|| sysfs_param("watch_bytes"))
+            .unwrap_or(1 << 20);
+        // Fill the change log with changes of `/` (deleting the empty root's missing value),
+        // so that what it holds, and forgets past `watch_bytes`, is known.
+        for _ in 0..watch_events.min(1 << 20) {
+            checker.delete("/").map_err(fail)?;
+        }
         let root_seq_next =
             u32::try_from(calib.sequence + 1).map_err(|_| "root counter".to_string())?;
         let s = checker.store_stats().map_err(fail)?;
@@ -336,7 +367,6 @@ impl<'c> Run<'c> {
                 s.nodes
             ));
         }
-        let watch_events = cfg.watch_events.or_else(sysfs_watch_events).unwrap_or(4096);
         let limits = AbiLimits {
             store: Limits {
                 max_value_len: s.max_value_len,
@@ -348,14 +378,16 @@ impl<'c> Run<'c> {
             uid_max_nodes: s.uid_max_nodes,
             uid_max_bytes: s.uid_max_bytes,
             watch_events,
+            watch_bytes,
         };
-        let model = AbiModel::new(
+        let mut model = AbiModel::new(
             limits,
             s.sequence,
             root.version,
             root.child_version,
             root_seq_next,
         );
+        model.prime_log();
         let buf = (s.max_value_len as usize).max(70_000);
         let faults = match &cfg.fault {
             None => None,
@@ -381,7 +413,7 @@ impl<'c> Run<'c> {
             history: Default::default(),
             summary: AbiSummary::default(),
             current: 0,
-            watch_events,
+            watch: (watch_events, watch_bytes),
         };
         for (i, &uid) in run.uids.clone().iter().enumerate() {
             run.open(i, uid)
@@ -622,7 +654,7 @@ impl<'c> Run<'c> {
             r,
             "fuzz: reproduce (same module parameters; --trace prints every operation): {}",
             self.cfg
-                .command_line(self.current, &self.uids, self.watch_events)
+                .command_line(self.current, &self.uids, self.watch)
         );
         crate::fuzzer::Failure::Mismatch(r)
     }
@@ -778,7 +810,6 @@ impl<'c> Run<'c> {
         subtree: bool,
         seen: &[Seen],
     ) -> Result<(), crate::fuzzer::Failure> {
-        let cap = self.watch_events;
         let log = self.model.log().to_vec();
         let mut after = self.model.start();
         let problem = |what: String| {
@@ -788,12 +819,12 @@ impl<'c> Run<'c> {
                 Bytes(path),
                 if subtree { " (subtree)" } else { "" },
                 self.cfg
-                    .command_line(self.summary.ops, &self.uids, self.watch_events)
+                    .command_line(self.summary.ops, &self.uids, self.watch)
             ))
         };
         let next = |after: u64| {
             log.iter()
-                .find(|e| e.version > after && e.concerns(path, subtree))
+                .find(|e| e.version > after && e.concerns(path, subtree, WATCHER_CALLER))
                 .cloned()
         };
         for s in seen {
@@ -822,10 +853,11 @@ impl<'c> Run<'c> {
                     }
                 }
                 Seen::Lost { current } => {
-                    if after >= current.saturating_sub(cap) {
+                    let forgotten = self.model.forgotten_when(*current);
+                    if after >= forgotten {
                         return Err(problem(format!(
                             "EVENT_LOST at {current} after version {after}, which the log \
-                             ({cap} changes) still holds"
+                             still held (it had forgotten up to version {forgotten})"
                         )));
                     }
                     after = *current;

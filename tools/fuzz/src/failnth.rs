@@ -835,6 +835,7 @@ pub fn run(cfg: &FailNthConfig) -> (Vec<CaseResult>, Result<(), Failure>) {
         uid_max_nodes: s.uid_max_nodes,
         uid_max_bytes: s.uid_max_bytes,
         watch_events: u64::MAX,
+        watch_bytes: u64::MAX,
     };
     if s.max_value_len < 65536 || s.max_path_len < 4096 {
         return (
