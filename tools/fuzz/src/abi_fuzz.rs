@@ -653,8 +653,7 @@ impl<'c> Run<'c> {
         let _ = write!(
             r,
             "fuzz: reproduce (same module parameters; --trace prints every operation): {}",
-            self.cfg
-                .command_line(self.current, &self.uids, self.watch)
+            self.cfg.command_line(self.current, &self.uids, self.watch)
         );
         crate::fuzzer::Failure::Mismatch(r)
     }

@@ -478,8 +478,7 @@ impl AbiModel {
                 _ => break,
             }
         }
-        if self.forgotten_at.last().map(|&(_, f)| f) != Some(self.forgotten) && self.forgotten > 0
-        {
+        if self.forgotten_at.last().map(|&(_, f)| f) != Some(self.forgotten) && self.forgotten > 0 {
             self.forgotten_at.push((event.version, self.forgotten));
         }
         self.log.push(event);
@@ -1622,8 +1621,7 @@ impl AbiModel {
         after: Option<Vec<u8>>,
     ) -> Result<Vec<u8>, Errno> {
         let caller = self.caller(file);
-        let (names, more, _) =
-            self.list_names(caller, &comps, after.as_deref(), TEXT_LIST_PAGE)?;
+        let (names, more, _) = self.list_names(caller, &comps, after.as_deref(), TEXT_LIST_PAGE)?;
         let mut out = Vec::new();
         for n in &names {
             push_escaped(&mut out, n);
