@@ -95,8 +95,11 @@ fn version(text: &[u8]) -> Result<u64, Errno> {
     })
 }
 
+/// The mode (if given), path and value of a command that creates nodes.
+type ModePathValue<'a> = (Option<u32>, &'a [u8], &'a [u8]);
+
 /// `[-m MODE] PATH [VALUE]`: MODE is `private`, `read` or `read-write`.
-fn mode_path_value(rest: Option<&[u8]>) -> Result<(Option<u32>, &[u8], &[u8]), Errno> {
+fn mode_path_value(rest: Option<&[u8]>) -> Result<ModePathValue<'_>, Errno> {
     let rest = rest.ok_or(Errno::INVAL)?;
     let (mode, rest) = match rest.strip_prefix(b"-m ") {
         Some(rest) => {
