@@ -99,6 +99,8 @@ pub struct AbiSummary {
     pub full_checks: u64,
     /// Events the watcher threads received and checked.
     pub watched: u64,
+    /// Of those, events the watcher of a user other than root received.
+    pub user_watched: u64,
     /// Predictions made through the rules of reading (private ancestors, subtree watches).
     pub rules: (u64, u64, u64),
     /// Users that files were opened as.
@@ -118,11 +120,9 @@ const WATCHERS: &[(&[u8], bool)] = &[
     (b"/b", true),
     (b"/a/b", false),
 ];
-/// Who the watcher threads are: root, opening the device with `CAP_SYS_ADMIN`.
-const WATCHER_CALLER: Caller = Caller {
-    uid: 0,
-    admin: true,
-};
+/// A user other than root whose subtree watch of `/` also follows the run (when it may open
+/// the device): it is told only of the changes below private nodes that it could read.
+const USER_WATCHER: u32 = 1000;
 /// How many recent operations a report shows.
 const HISTORY: usize = 40;
 
@@ -137,22 +137,26 @@ enum Seen {
     Lost {
         current: u64,
     },
+    /// `EACCES`: the watcher may no longer read what it watches (the root made private); it
+    /// stops.
+    Denied,
 }
 
 struct Watcher {
     path: &'static [u8],
     subtree: bool,
+    caller: Caller,
     thread: std::thread::JoinHandle<Result<Vec<Seen>, String>>,
 }
 
 fn spawn_watcher(
     device: &str,
-    path: &'static [u8],
-    subtree: bool,
+    (path, subtree): (&'static [u8], bool),
+    uid: u32,
     after: u64,
     stop: Arc<AtomicBool>,
-) -> pathstore::Result<Watcher> {
-    let store = Pathstore::open_path(device)?;
+) -> std::io::Result<Watcher> {
+    let store = open_as(device, uid)?;
     let thread = std::thread::spawn(move || {
         let mut seen = Vec::new();
         let mut after = after;
@@ -187,11 +191,19 @@ fn spawn_watcher(
                 // Nothing new since the fuzzer stopped: the watcher has seen everything.
                 Err(Errno::TIMEDOUT) if stopping => return Ok(seen),
                 Err(Errno::TIMEDOUT) => {}
+                Err(Errno::ACCESS) if uid != 0 => {
+                    seen.push(Seen::Denied);
+                    return Ok(seen);
+                }
                 Err(e) => return Err(format!("watch failed with {e:?}")),
             }
         }
     });
     Ok(Watcher {
+        caller: Caller {
+            uid,
+            admin: uid == 0,
+        },
         path,
         subtree,
         thread,
@@ -230,8 +242,48 @@ pub fn reset_root(store: &Pathstore) -> pathstore::Result<()> {
     store.delete("/")
 }
 
-/// A parameter of the module (`watch_events`, `watch_bytes`), from sysfs when the module
-/// exposes it.
+/// A parameter of the module (`watch_events`, `watch_bytes`): from sysfs when the module
+/// exposes it, else from the line the module logs when it loads (the last one in the kernel
+/// log).
+fn module_param(name: &str) -> Option<u64> {
+    sysfs_param(name).or_else(|| logged_param(name))
+}
+
+/// `name=N` from the last load line of the module in `/dev/kmsg` (read without blocking).
+fn logged_param(name: &str) -> Option<u64> {
+    use std::io::Read as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let mut kmsg = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
+        .open("/dev/kmsg")
+        .ok()?;
+    let mut buf = vec![0u8; 8192];
+    let mut last = None;
+    loop {
+        match kmsg.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                let record = String::from_utf8_lossy(&buf[..n]);
+                let text = record.split_once(';').map_or(&*record, |(_, t)| t);
+                if text.contains("(ABI ") && text.contains(" watch_bytes=") {
+                    last = Some(text.trim_end().to_string());
+                }
+            }
+            // EPIPE: records were overwritten; keep reading.
+            Err(e) if e.raw_os_error() == Some(Errno::PIPE.raw_os_error()) => continue,
+            Err(_) => break,
+        }
+    }
+    let key = format!("{name}=");
+    last?
+        .split(' ')
+        .find_map(|w| w.strip_prefix(&key))?
+        .parse()
+        .ok()
+}
+
+/// A parameter of the module from sysfs.
 fn sysfs_param(name: &str) -> Option<u64> {
     std::fs::read_to_string(format!("/sys/module/pathstore/parameters/{name}"))
         .ok()?
@@ -249,8 +301,12 @@ pub fn run(cfg: &AbiConfig) -> (AbiSummary, Result<(), crate::fuzzer::Failure>) 
     };
     let stop = Arc::new(AtomicBool::new(false));
     let mut watchers = Vec::new();
-    for &(path, subtree) in WATCHERS {
-        match spawn_watcher(&cfg.device, path, subtree, r.model.sequence(), stop.clone()) {
+    let mut specs: Vec<((&[u8], bool), u32)> = WATCHERS.iter().map(|&w| (w, 0)).collect();
+    if r.uids.contains(&USER_WATCHER) {
+        specs.push(((b"/", true), USER_WATCHER));
+    }
+    for (spec, uid) in specs {
+        match spawn_watcher(&cfg.device, spec, uid, r.model.sequence(), stop.clone()) {
             Ok(w) => watchers.push(w),
             Err(e) => {
                 return (
@@ -279,7 +335,7 @@ pub fn run(cfg: &AbiConfig) -> (AbiSummary, Result<(), crate::fuzzer::Failure>) 
             }
         };
         if result.is_ok() {
-            result = r.check_watcher(w.path, w.subtree, &seen);
+            result = r.check_watcher((w.path, w.subtree, w.caller), &seen);
         }
     }
     r.summary.elapsed = start.elapsed();
@@ -345,11 +401,11 @@ impl<'c> Run<'c> {
         reset_root(&checker).map_err(fail)?;
         let watch_events = cfg
             .watch_events
-            .or_else(|| sysfs_param("watch_events"))
+            .or_else(|| module_param("watch_events"))
             .unwrap_or(4096);
         let watch_bytes = cfg
             .watch_bytes
-            .or_else(|| sysfs_param("watch_bytes"))
+            .or_else(|| module_param("watch_bytes"))
             .unwrap_or(1 << 20);
         // Fill the change log with changes of `/` (deleting the empty root's missing value),
         // so that what it holds, and forgets past `watch_bytes`, is known.
@@ -448,7 +504,9 @@ impl<'c> Run<'c> {
         let mut gen = AbiGenerator::new(
             self.cfg.seed,
             AbiGenConfig {
-                page_sized: self.cfg.fault.is_some(),
+                // The module allocates buffers sized by users with __GFP_NOWARN: values,
+                // buffers and listings of any size are fine under injection.
+                page_sized: false,
                 uids: self.uids.clone(),
                 max_files: 6,
                 soft_max_nodes: self.cfg.soft_max_nodes,
@@ -581,6 +639,7 @@ impl<'c> Run<'c> {
         self.remember(op, &got, injected);
         if injected {
             self.summary.enomem += 1;
+            self.model.failed_with_enomem(op);
             return self.verify_unchanged(op);
         }
         let want = self.model.apply(op);
@@ -805,25 +864,25 @@ impl<'c> Run<'c> {
     /// Checks what one watcher received against the model's change log.
     fn check_watcher(
         &mut self,
-        path: &[u8],
-        subtree: bool,
+        (path, subtree, caller): (&[u8], bool, Caller),
         seen: &[Seen],
     ) -> Result<(), crate::fuzzer::Failure> {
         let log = self.model.log().to_vec();
         let mut after = self.model.start();
         let problem = |what: String| {
             crate::fuzzer::Failure::Mismatch(format!(
-                "fuzz: MISMATCH (seed={}): watcher of {}{}: {what}\nfuzz: reproduce: {}",
+                "fuzz: MISMATCH (seed={}): watcher of {}{} as uid {}: {what}\nfuzz: reproduce: {}",
                 self.cfg.seed,
                 Bytes(path),
                 if subtree { " (subtree)" } else { "" },
+                caller.uid,
                 self.cfg
                     .command_line(self.summary.ops, &self.uids, self.watch)
             ))
         };
         let next = |after: u64| {
             log.iter()
-                .find(|e| e.version > after && e.concerns(path, subtree, WATCHER_CALLER))
+                .find(|e| e.version > after && e.concerns(path, subtree, caller))
                 .cloned()
         };
         for s in seen {
@@ -839,6 +898,9 @@ impl<'c> Run<'c> {
                             if e.kind == *kind && e.version == *version && e.path == *changed =>
                         {
                             self.summary.watched += 1;
+                            if !caller.admin {
+                                self.summary.user_watched += 1;
+                            }
                             after = *version;
                         }
                         other => {
@@ -860,6 +922,15 @@ impl<'c> Run<'c> {
                         )));
                     }
                     after = *current;
+                }
+                Seen::Denied => {
+                    if !self.model.root_unreadable_after(after, caller) {
+                        return Err(problem(format!(
+                            "EACCES after version {after}, but the root stayed readable"
+                        )));
+                    }
+                    // The watcher stopped there.
+                    return Ok(());
                 }
             }
         }

@@ -316,6 +316,8 @@ pub struct AbiModel {
     forgotten_at: Vec<(u64, u64)>,
     /// How often the rules of reading reached a decision (so that a run shows it checked them).
     pub rules: RuleCounts,
+    /// `(version, owner, mode)` of the root from each version on where they changed.
+    root_history: Vec<(u64, u32, u32)>,
 }
 
 /// How often the model predicted a result through the rules of reading: a private ancestor
@@ -370,6 +372,7 @@ impl AbiModel {
             forgotten: 0,
             forgotten_at: Vec::new(),
             rules: RuleCounts::default(),
+            root_history: vec![(sequence, 0, abi::MODE_ROOT)],
         }
     }
 
@@ -597,6 +600,10 @@ impl AbiModel {
     /// Records a change made to the tree (its visibility as the tree now is).
     fn record(&mut self, mut event: Event) {
         event.visibility = self.visibility(&event.path);
+        let root = (self.root.owner, self.root.mode);
+        if self.root_history.last().map(|&(_, o, m)| (o, m)) != Some(root) {
+            self.root_history.push((event.version, root.0, root.1));
+        }
         match self.txn.as_mut() {
             Some(t) => t.events.push(event),
             None => self.log_push(event),
@@ -1633,6 +1640,29 @@ impl AbiModel {
         };
         self.files.get_mut(&file).unwrap().next = next;
         Ok(out)
+    }
+
+    /// Whether `caller` could not read the root at some version from `after` on (so that a
+    /// watch of it could fail with `EACCES`).
+    pub fn root_unreadable_after(&self, after: u64, caller: Caller) -> bool {
+        let from = self
+            .root_history
+            .partition_point(|&(v, _, _)| v <= after)
+            .saturating_sub(1);
+        self.root_history[from..]
+            .iter()
+            .any(|&(_, owner, mode)| !(caller.owns(owner) || mode & abi::MODE_OTHERS_READ != 0))
+    }
+
+    /// Notes that `op` failed with an injected `ENOMEM` (and changed nothing in the store): a
+    /// `read()` fails so only when it fetched a listing's next page, and the listing is then
+    /// over (the module took its cursor).
+    pub fn failed_with_enomem(&mut self, op: &AOp) {
+        if let AOp::Read { file, .. } = op {
+            if let Some(f) = self.files.get_mut(file) {
+                f.next = None;
+            }
+        }
     }
 
     /// Whether a text command would block (a `watch` with nothing to report yet).

@@ -332,7 +332,7 @@ fn run_abi(cli: &Cli, seed: u64, limit: Limit, fault: Option<FaultConfig>) -> Ex
     println!(
         "fuzz: seed={seed} ops={} enomem={} mismatches={} mode={mode} secs={secs:.1} \
          ops_per_sec={:.0} checks={} watched_events={} uids={} peak_nodes={} \
-         ancestor_denied={} subtree_hidden={} subtree_owner_shown={}",
+         user_watched_events={} ancestor_denied={} subtree_hidden={} subtree_owner_shown={}",
         s.ops,
         s.enomem,
         u32::from(code != ExitCode::SUCCESS),
@@ -341,6 +341,7 @@ fn run_abi(cli: &Cli, seed: u64, limit: Limit, fault: Option<FaultConfig>) -> Ex
         s.watched,
         uids.join(","),
         s.peak_nodes,
+        s.user_watched,
         s.rules.0,
         s.rules.1,
         s.rules.2
