@@ -101,6 +101,10 @@ pub struct AbiSummary {
     pub watched: u64,
     /// Of those, events the watcher of a user other than root received.
     pub user_watched: u64,
+    /// Changes below private nodes that the user's watcher was (rightly) not told of.
+    pub user_watch_hidden: u64,
+    /// Whether the user's watcher stopped at an `EACCES` (the root made private).
+    pub user_watch_denied: u64,
     /// Predictions made through the rules of reading (private ancestors, subtree watches).
     pub rules: (u64, u64, u64),
     /// Users that files were opened as.
@@ -924,6 +928,7 @@ impl<'c> Run<'c> {
                     after = *current;
                 }
                 Seen::Denied => {
+                    self.summary.user_watch_denied += 1;
                     if !self.model.root_unreadable_after(after, caller) {
                         return Err(problem(format!(
                             "EACCES after version {after}, but the root stayed readable"
@@ -933,6 +938,22 @@ impl<'c> Run<'c> {
                     return Ok(());
                 }
             }
+        }
+        if !caller.admin {
+            // The changes the user's watcher was right not to be told of.
+            let admin = Caller {
+                uid: 0,
+                admin: true,
+            };
+            self.summary.user_watch_hidden += log
+                .iter()
+                .filter(|e| {
+                    e.version > self.model.start()
+                        && e.version <= after
+                        && e.concerns(path, subtree, admin)
+                        && !e.concerns(path, subtree, caller)
+                })
+                .count() as u64;
         }
         if let Some(e) = next(after) {
             return Err(problem(format!(

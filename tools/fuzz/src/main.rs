@@ -332,7 +332,7 @@ fn run_abi(cli: &Cli, seed: u64, limit: Limit, fault: Option<FaultConfig>) -> Ex
     println!(
         "fuzz: seed={seed} ops={} enomem={} mismatches={} mode={mode} secs={secs:.1} \
          ops_per_sec={:.0} checks={} watched_events={} uids={} peak_nodes={} \
-         user_watched_events={} ancestor_denied={} subtree_hidden={} subtree_owner_shown={}",
+         user_watched_events={} user_watch_hidden={} user_watch_denied={} ancestor_denied={} subtree_hidden={} subtree_owner_shown={}",
         s.ops,
         s.enomem,
         u32::from(code != ExitCode::SUCCESS),
@@ -342,6 +342,8 @@ fn run_abi(cli: &Cli, seed: u64, limit: Limit, fault: Option<FaultConfig>) -> Ex
         uids.join(","),
         s.peak_nodes,
         s.user_watched,
+        s.user_watch_hidden,
+        s.user_watch_denied,
         s.rules.0,
         s.rules.1,
         s.rules.2
