@@ -486,7 +486,15 @@ impl Files {
             AOp::Read { file, len } => {
                 let len = (*len as usize).min(self.buf.len());
                 let fd = self.files[file].0.as_fd();
-                match rustix::io::read(fd, &mut self.buf[..len]) {
+                // Armed too: a read that fetches a text listing's next page allocates.
+                if let Some(i) = &mut inj {
+                    i.arm()?;
+                }
+                let r = rustix::io::read(fd, &mut self.buf[..len]);
+                if let Some(i) = &mut inj {
+                    i.disarm()?;
+                }
+                match r {
                     Ok(n) => {
                         let out = mask_times(&self.buf[..n]);
                         self.buf[..n].fill(SENTINEL);

@@ -36,6 +36,8 @@ pub struct AbiConfig {
     pub uids: Vec<u32>,
     /// `watch_events` of the module (`None`: read from sysfs, else the default 4096).
     pub watch_events: Option<u64>,
+    /// `watch_bytes` of the module (`None`: read from sysfs, else the default 1048576).
+    pub watch_bytes: Option<u64>,
     /// Compare the whole store every this many operations (0: only at the end).
     pub check_every: u64,
     /// Soft limit on the store's size.
@@ -48,11 +50,12 @@ pub struct AbiConfig {
 
 impl AbiConfig {
     /// The command line that repeats this run's first `ops` operations.
-    pub fn command_line(&self, ops: u64, uids: &[u32], watch_events: u64) -> String {
+    pub fn command_line(&self, ops: u64, uids: &[u32], watch: (u64, u64)) -> String {
         let uids: Vec<String> = uids.iter().map(u32::to_string).collect();
+        let (watch_events, watch_bytes) = watch;
         let mut cmd = format!(
             "pathstore-fuzz --mode abi --seed {} --ops {ops} --uids {} --watch-events \
-             {watch_events} --max-nodes {}",
+             {watch_events} --watch-bytes {watch_bytes} --max-nodes {}",
             self.seed,
             uids.join(","),
             self.soft_max_nodes
@@ -96,6 +99,14 @@ pub struct AbiSummary {
     pub full_checks: u64,
     /// Events the watcher threads received and checked.
     pub watched: u64,
+    /// Of those, events the watcher of a user other than root received.
+    pub user_watched: u64,
+    /// Changes below private nodes that the user's watcher was (rightly) not told of.
+    pub user_watch_hidden: u64,
+    /// Whether the user's watcher stopped at an `EACCES` (the root made private).
+    pub user_watch_denied: u64,
+    /// Predictions made through the rules of reading (private ancestors, subtree watches).
+    pub rules: (u64, u64, u64),
     /// Users that files were opened as.
     pub uids: Vec<u32>,
     /// Largest store seen (nodes).
@@ -113,6 +124,9 @@ const WATCHERS: &[(&[u8], bool)] = &[
     (b"/b", true),
     (b"/a/b", false),
 ];
+/// A user other than root whose subtree watch of `/` also follows the run (when it may open
+/// the device): it is told only of the changes below private nodes that it could read.
+const USER_WATCHER: u32 = 1000;
 /// How many recent operations a report shows.
 const HISTORY: usize = 40;
 
@@ -127,22 +141,26 @@ enum Seen {
     Lost {
         current: u64,
     },
+    /// `EACCES`: the watcher may no longer read what it watches (the root made private); it
+    /// stops.
+    Denied,
 }
 
 struct Watcher {
     path: &'static [u8],
     subtree: bool,
+    caller: Caller,
     thread: std::thread::JoinHandle<Result<Vec<Seen>, String>>,
 }
 
 fn spawn_watcher(
     device: &str,
-    path: &'static [u8],
-    subtree: bool,
+    (path, subtree): (&'static [u8], bool),
+    uid: u32,
     after: u64,
     stop: Arc<AtomicBool>,
-) -> pathstore::Result<Watcher> {
-    let store = Pathstore::open_path(device)?;
+) -> std::io::Result<Watcher> {
+    let store = open_as(device, uid)?;
     let thread = std::thread::spawn(move || {
         let mut seen = Vec::new();
         let mut after = after;
@@ -177,11 +195,19 @@ fn spawn_watcher(
                 // Nothing new since the fuzzer stopped: the watcher has seen everything.
                 Err(Errno::TIMEDOUT) if stopping => return Ok(seen),
                 Err(Errno::TIMEDOUT) => {}
+                Err(Errno::ACCESS) if uid != 0 => {
+                    seen.push(Seen::Denied);
+                    return Ok(seen);
+                }
                 Err(e) => return Err(format!("watch failed with {e:?}")),
             }
         }
     });
     Ok(Watcher {
+        caller: Caller {
+            uid,
+            admin: uid == 0,
+        },
         path,
         subtree,
         thread,
@@ -200,7 +226,8 @@ struct Run<'c> {
     history: std::collections::VecDeque<(u64, String, String)>,
     summary: AbiSummary,
     current: u64,
-    watch_events: u64,
+    /// The module's `watch_events` and `watch_bytes`.
+    watch: (u64, u64),
 }
 
 /// Empties the store and gives the root its initial mode back (`MODE_ROOT`, which a fuzzed set
@@ -219,9 +246,50 @@ pub fn reset_root(store: &Pathstore) -> pathstore::Result<()> {
     store.delete("/")
 }
 
-/// The module's `watch_events`, from sysfs when the module exposes it.
-fn sysfs_watch_events() -> Option<u64> {
-    std::fs::read_to_string("/sys/module/pathstore/parameters/watch_events")
+/// A parameter of the module (`watch_events`, `watch_bytes`): from sysfs when the module
+/// exposes it, else from the line the module logs when it loads (the last one in the kernel
+/// log).
+fn module_param(name: &str) -> Option<u64> {
+    sysfs_param(name).or_else(|| logged_param(name))
+}
+
+/// `name=N` from the last load line of the module in `/dev/kmsg` (read without blocking).
+fn logged_param(name: &str) -> Option<u64> {
+    use std::io::Read as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let mut kmsg = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
+        .open("/dev/kmsg")
+        .ok()?;
+    let mut buf = vec![0u8; 8192];
+    let mut last = None;
+    loop {
+        match kmsg.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                let record = String::from_utf8_lossy(&buf[..n]);
+                let text = record.split_once(';').map_or(&*record, |(_, t)| t);
+                if text.contains("(ABI ") && text.contains(" watch_bytes=") {
+                    last = Some(text.trim_end().to_string());
+                }
+            }
+            // EPIPE: records were overwritten; keep reading.
+            Err(e) if e.raw_os_error() == Some(Errno::PIPE.raw_os_error()) => continue,
+            Err(_) => break,
+        }
+    }
+    let key = format!("{name}=");
+    last?
+        .split(' ')
+        .find_map(|w| w.strip_prefix(&key))?
+        .parse()
+        .ok()
+}
+
+/// A parameter of the module from sysfs.
+fn sysfs_param(name: &str) -> Option<u64> {
+    std::fs::read_to_string(format!("/sys/module/pathstore/parameters/{name}"))
         .ok()?
         .trim()
         .parse()
@@ -237,8 +305,12 @@ pub fn run(cfg: &AbiConfig) -> (AbiSummary, Result<(), crate::fuzzer::Failure>) 
     };
     let stop = Arc::new(AtomicBool::new(false));
     let mut watchers = Vec::new();
-    for &(path, subtree) in WATCHERS {
-        match spawn_watcher(&cfg.device, path, subtree, r.model.sequence(), stop.clone()) {
+    let mut specs: Vec<((&[u8], bool), u32)> = WATCHERS.iter().map(|&w| (w, 0)).collect();
+    if r.uids.contains(&USER_WATCHER) {
+        specs.push(((b"/", true), USER_WATCHER));
+    }
+    for (spec, uid) in specs {
+        match spawn_watcher(&cfg.device, spec, uid, r.model.sequence(), stop.clone()) {
             Ok(w) => watchers.push(w),
             Err(e) => {
                 return (
@@ -267,7 +339,7 @@ pub fn run(cfg: &AbiConfig) -> (AbiSummary, Result<(), crate::fuzzer::Failure>) 
             }
         };
         if result.is_ok() {
-            result = r.check_watcher(w.path, w.subtree, &seen);
+            result = r.check_watcher((w.path, w.subtree, w.caller), &seen);
         }
     }
     r.summary.elapsed = start.elapsed();
@@ -286,6 +358,12 @@ pub fn run(cfg: &AbiConfig) -> (AbiSummary, Result<(), crate::fuzzer::Failure>) 
         }
     }
     r.summary.uids = r.uids.clone();
+    let rules = &r.model.rules;
+    r.summary.rules = (
+        rules.ancestor_denied.get(),
+        rules.watch_hidden.get(),
+        rules.watch_owner_shown.get(),
+    );
     (r.summary, result)
 }
 
@@ -325,6 +403,19 @@ impl<'c> Run<'c> {
             )
             .map_err(fail)?;
         reset_root(&checker).map_err(fail)?;
+        let watch_events = cfg
+            .watch_events
+            .or_else(|| module_param("watch_events"))
+            .unwrap_or(4096);
+        let watch_bytes = cfg
+            .watch_bytes
+            .or_else(|| module_param("watch_bytes"))
+            .unwrap_or(1 << 20);
+        // Fill the change log with changes of `/` (deleting the empty root's missing value),
+        // so that what it holds, and forgets past `watch_bytes`, is known.
+        for _ in 0..watch_events.min(1 << 20) {
+            checker.delete("/").map_err(fail)?;
+        }
         let root_seq_next =
             u32::try_from(calib.sequence + 1).map_err(|_| "root counter".to_string())?;
         let s = checker.store_stats().map_err(fail)?;
@@ -336,7 +427,6 @@ impl<'c> Run<'c> {
                 s.nodes
             ));
         }
-        let watch_events = cfg.watch_events.or_else(sysfs_watch_events).unwrap_or(4096);
         let limits = AbiLimits {
             store: Limits {
                 max_value_len: s.max_value_len,
@@ -348,14 +438,16 @@ impl<'c> Run<'c> {
             uid_max_nodes: s.uid_max_nodes,
             uid_max_bytes: s.uid_max_bytes,
             watch_events,
+            watch_bytes,
         };
-        let model = AbiModel::new(
+        let mut model = AbiModel::new(
             limits,
             s.sequence,
             root.version,
             root.child_version,
             root_seq_next,
         );
+        model.prime_log();
         let buf = (s.max_value_len as usize).max(70_000);
         let faults = match &cfg.fault {
             None => None,
@@ -381,7 +473,7 @@ impl<'c> Run<'c> {
             history: Default::default(),
             summary: AbiSummary::default(),
             current: 0,
-            watch_events,
+            watch: (watch_events, watch_bytes),
         };
         for (i, &uid) in run.uids.clone().iter().enumerate() {
             run.open(i, uid)
@@ -416,7 +508,9 @@ impl<'c> Run<'c> {
         let mut gen = AbiGenerator::new(
             self.cfg.seed,
             AbiGenConfig {
-                page_sized: self.cfg.fault.is_some(),
+                // The module allocates buffers sized by users with __GFP_NOWARN: values,
+                // buffers and listings of any size are fine under injection.
+                page_sized: false,
                 uids: self.uids.clone(),
                 max_files: 6,
                 soft_max_nodes: self.cfg.soft_max_nodes,
@@ -549,6 +643,7 @@ impl<'c> Run<'c> {
         self.remember(op, &got, injected);
         if injected {
             self.summary.enomem += 1;
+            self.model.failed_with_enomem(op);
             return self.verify_unchanged(op);
         }
         let want = self.model.apply(op);
@@ -621,8 +716,7 @@ impl<'c> Run<'c> {
         let _ = write!(
             r,
             "fuzz: reproduce (same module parameters; --trace prints every operation): {}",
-            self.cfg
-                .command_line(self.current, &self.uids, self.watch_events)
+            self.cfg.command_line(self.current, &self.uids, self.watch)
         );
         crate::fuzzer::Failure::Mismatch(r)
     }
@@ -774,26 +868,25 @@ impl<'c> Run<'c> {
     /// Checks what one watcher received against the model's change log.
     fn check_watcher(
         &mut self,
-        path: &[u8],
-        subtree: bool,
+        (path, subtree, caller): (&[u8], bool, Caller),
         seen: &[Seen],
     ) -> Result<(), crate::fuzzer::Failure> {
-        let cap = self.watch_events;
         let log = self.model.log().to_vec();
         let mut after = self.model.start();
         let problem = |what: String| {
             crate::fuzzer::Failure::Mismatch(format!(
-                "fuzz: MISMATCH (seed={}): watcher of {}{}: {what}\nfuzz: reproduce: {}",
+                "fuzz: MISMATCH (seed={}): watcher of {}{} as uid {}: {what}\nfuzz: reproduce: {}",
                 self.cfg.seed,
                 Bytes(path),
                 if subtree { " (subtree)" } else { "" },
+                caller.uid,
                 self.cfg
-                    .command_line(self.summary.ops, &self.uids, self.watch_events)
+                    .command_line(self.summary.ops, &self.uids, self.watch)
             ))
         };
         let next = |after: u64| {
             log.iter()
-                .find(|e| e.version > after && e.concerns(path, subtree))
+                .find(|e| e.version > after && e.concerns(path, subtree, caller))
                 .cloned()
         };
         for s in seen {
@@ -809,6 +902,9 @@ impl<'c> Run<'c> {
                             if e.kind == *kind && e.version == *version && e.path == *changed =>
                         {
                             self.summary.watched += 1;
+                            if !caller.admin {
+                                self.summary.user_watched += 1;
+                            }
                             after = *version;
                         }
                         other => {
@@ -822,15 +918,42 @@ impl<'c> Run<'c> {
                     }
                 }
                 Seen::Lost { current } => {
-                    if after >= current.saturating_sub(cap) {
+                    let forgotten = self.model.forgotten_when(*current);
+                    if after >= forgotten {
                         return Err(problem(format!(
                             "EVENT_LOST at {current} after version {after}, which the log \
-                             ({cap} changes) still holds"
+                             still held (it had forgotten up to version {forgotten})"
                         )));
                     }
                     after = *current;
                 }
+                Seen::Denied => {
+                    self.summary.user_watch_denied += 1;
+                    if !self.model.root_unreadable_after(after, caller) {
+                        return Err(problem(format!(
+                            "EACCES after version {after}, but the root stayed readable"
+                        )));
+                    }
+                    // The watcher stopped there.
+                    return Ok(());
+                }
             }
+        }
+        if !caller.admin {
+            // The changes the user's watcher was right not to be told of.
+            let admin = Caller {
+                uid: 0,
+                admin: true,
+            };
+            self.summary.user_watch_hidden += log
+                .iter()
+                .filter(|e| {
+                    e.version > self.model.start()
+                        && e.version <= after
+                        && e.concerns(path, subtree, admin)
+                        && !e.concerns(path, subtree, caller)
+                })
+                .count() as u64;
         }
         if let Some(e) = next(after) {
             return Err(problem(format!(

@@ -32,7 +32,7 @@ pub struct AbiGenConfig {
 
 const NAMES: &[&[u8]] = &[b"a", b"b", b"c", b"d"];
 const MORE: &[&[u8]] = &[
-    b"e", b"q", b"aa", b"ab", b"a b", b"\xff", b"x\n", b".a", b"...",
+    b"e", b"q", b"aa", b"ab", b"a b", b"\xff", b"x\n", b".a", b"...", b"a\\b", b"~\x7f",
 ];
 const PAGE: usize = 4096;
 
@@ -663,13 +663,23 @@ impl AbiGenerator {
         let kind = self
             .rng
             .weighted(&[14, 4, 12, 5, 3, 5, 6, 3, 5, 3, 4, 4, 3, 4]);
+        // `-m MODE` before the path of set, create, ephemeral and seq.
+        let mode: &[&[u8]] = match self.rng.weighted(&[70, 8, 8, 8, 3, 3]) {
+            0 => &[],
+            1 => &[b"-m", b"private"],
+            2 => &[b"-m", b"read"],
+            3 => &[b"-m", b"read-write"],
+            4 => &[b"-m", b"write"],
+            _ => &[b"-m"],
+        };
         match kind {
             0 | 1 => {
                 let v = self.text_value(m);
-                push(
-                    &mut c,
-                    &[if kind == 0 { b"set" } else { b"create" }, &path, &v],
-                );
+                let verb: &[u8] = if kind == 0 { b"set" } else { b"create" };
+                let mut parts = vec![verb];
+                parts.extend_from_slice(mode);
+                parts.extend_from_slice(&[&path, &v]);
+                push(&mut c, &parts);
             }
             2 => push(&mut c, &[b"get", &path]),
             3 => push(&mut c, &[b"rm", &path]),
@@ -692,10 +702,11 @@ impl AbiGenerator {
             }
             10 | 11 => {
                 let val = self.text_value(m);
-                push(
-                    &mut c,
-                    &[if kind == 10 { b"ephemeral" } else { b"seq" }, &path, &val],
-                );
+                let verb: &[u8] = if kind == 10 { b"ephemeral" } else { b"seq" };
+                let mut parts = vec![verb];
+                parts.extend_from_slice(mode);
+                parts.extend_from_slice(&[&path, &val]);
+                push(&mut c, &parts);
             }
             12 => {
                 let after = self.after(m).to_string();
@@ -730,6 +741,10 @@ impl AbiGenerator {
                         b"get /a\n\n",
                         b"\t get /a",
                         b"set /a b\nc",
+                        b"set -m",
+                        b"set -m read",
+                        b"create -m  /a v",
+                        b"seq -m private",
                     ])
                     .to_vec();
             }

@@ -8,7 +8,7 @@
 //! things, so that it predicts every result and errno exactly. The model covers the whole store
 //! (the fuzzer empties it first).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 
 use pathstore::{abi, Errno};
 
@@ -26,6 +26,56 @@ pub struct AbiLimits {
     pub uid_max_bytes: u64,
     /// `watch_events`: how many changes the log keeps.
     pub watch_events: u64,
+    /// `watch_bytes`: how many bytes of paths the log keeps.
+    pub watch_bytes: u64,
+}
+
+/// Bytes of names one page of a text listing holds (`LIST_PAGE` in `src/text.rs`).
+pub const TEXT_LIST_PAGE: usize = 2048;
+
+/// Appends `bytes` (a name or a path) to `out` as text responses escape them
+/// (`push_escaped` in `src/text.rs`): bytes from `!` to `~` stand for themselves except `\`,
+/// written `\\`; every other byte is written `\xHH` in lower-case hex.
+pub fn push_escaped(out: &mut Vec<u8>, bytes: &[u8]) {
+    for &b in bytes {
+        match b {
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'!'..=b'~' => out.push(b),
+            _ => out.extend_from_slice(format!("\\x{b:02x}").as_bytes()),
+        }
+    }
+}
+
+/// Who may learn of a change through a subtree watch (`Visibility` in `src/events.rs`): those
+/// who may read every proper ancestor of the changed node when it changed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Visibility {
+    /// Everyone.
+    All,
+    /// This uid (and `CAP_SYS_ADMIN`).
+    Owner(u32),
+    /// `CAP_SYS_ADMIN` only.
+    Admin,
+}
+
+impl Visibility {
+    fn below(self, owner: u32, others_read: bool) -> Self {
+        match (self, others_read) {
+            (v, true) => v,
+            (Self::All, false) => Self::Owner(owner),
+            (Self::Owner(uid), false) if uid == owner => self,
+            (_, false) => Self::Admin,
+        }
+    }
+
+    /// Whether `caller` may learn of the change.
+    pub fn allows(self, caller: Caller) -> bool {
+        match self {
+            Self::All => true,
+            Self::Owner(uid) => caller.owns(uid),
+            Self::Admin => caller.admin,
+        }
+    }
 }
 
 /// Who makes a request: the opener of the file.
@@ -152,6 +202,8 @@ pub struct Event {
     pub path: Vec<u8>,
     /// For a creation: how many leading components existed before.
     pub existed: usize,
+    /// Who may see it through a subtree watch.
+    pub visibility: Visibility,
 }
 
 fn depth(path: &[u8]) -> usize {
@@ -170,8 +222,9 @@ fn is_below(path: &[u8], ancestor: &[u8]) -> bool {
 }
 
 impl Event {
-    /// Whether a watch of `watched` (normalised; with `subtree`, of all below it) sees it.
-    pub fn concerns(&self, watched: &[u8], subtree: bool) -> bool {
+    /// Whether a watch of `watched` (normalised; with `subtree`, of all below it) by `caller`
+    /// sees it.
+    pub fn concerns(&self, watched: &[u8], subtree: bool, caller: Caller) -> bool {
         let path = &self.path[..];
         self.kind == abi::EVENT_LOST
             || path == watched
@@ -179,7 +232,7 @@ impl Event {
             || (self.kind == abi::EVENT_CREATED
                 && is_below(path, watched)
                 && depth(watched) > self.existed)
-            || (subtree && is_below(path, watched))
+            || (subtree && is_below(path, watched) && self.visibility.allows(caller))
     }
 }
 
@@ -216,6 +269,8 @@ pub struct FileState {
     pub pos: usize,
     /// Held by a child process only (no more requests on it; closing it ends the child).
     pub held: bool,
+    /// A text listing's next page: the listed path's components and the last name listed.
+    pub next: Option<(Vec<Vec<u8>>, Vec<u8>)>,
 }
 
 /// A transaction in progress: what its deletes will return to the quotas when it commits, and
@@ -250,6 +305,36 @@ pub struct AbiModel {
     start: u64,
     files: BTreeMap<FileId, FileState>,
     txn: Option<TxnState>,
+    /// The module's ring of events: (version, bytes of its path), oldest first, at most
+    /// `watch_events`; those up to `forgotten` have lost their path.
+    ring: VecDeque<(u64, u64)>,
+    /// Bytes of the paths of the events in `ring` not forgotten.
+    ring_bytes: u64,
+    /// The newest version forgotten (0: none).
+    forgotten: u64,
+    /// `(sequence, forgotten)` each time `forgotten` changed, for the watchers' check.
+    forgotten_at: Vec<(u64, u64)>,
+    /// How often the rules of reading reached a decision (so that a run shows it checked them).
+    pub rules: RuleCounts,
+    /// `(version, owner, mode)` of the root from each version on where they changed.
+    root_history: Vec<(u64, u32, u32)>,
+}
+
+/// How often the model predicted a result through the rules of reading: a private ancestor
+/// refusing a caller, and a subtree watch by a user other than `CAP_SYS_ADMIN` shown or not
+/// shown a change below a private ancestor.
+#[derive(Clone, Debug, Default)]
+pub struct RuleCounts {
+    /// `EACCES` at a proper ancestor of the node asked for.
+    pub ancestor_denied: std::cell::Cell<u64>,
+    /// Changes below the watched node hidden from a non-admin subtree watcher.
+    pub watch_hidden: std::cell::Cell<u64>,
+    /// Changes below a private ancestor shown to its (non-admin) owner's subtree watch.
+    pub watch_owner_shown: std::cell::Cell<u64>,
+}
+
+fn bump(c: &std::cell::Cell<u64>) {
+    c.set(c.get() + 1);
 }
 
 /// Longest text command the module accepts.
@@ -282,6 +367,12 @@ impl AbiModel {
             start: sequence,
             files: BTreeMap::new(),
             txn: None,
+            ring: VecDeque::new(),
+            ring_bytes: 0,
+            forgotten: 0,
+            forgotten_at: Vec::new(),
+            rules: RuleCounts::default(),
+            root_history: vec![(sequence, 0, abi::MODE_ROOT)],
         }
     }
 
@@ -326,10 +417,113 @@ impl AbiModel {
         self.root.descend(&comps)
     }
 
-    /// The newest version of a forgotten change (0: none forgotten yet). The module records
-    /// exactly one change per version from its start.
+    /// The newest version of a forgotten change (0: none forgotten yet; before the model's
+    /// start, every version up to where `watch_events` reaches back counts as forgotten). The
+    /// module records exactly one change per version from its start.
     pub fn forgotten(&self) -> u64 {
-        self.sequence.saturating_sub(self.limits.watch_events)
+        self.forgotten
+            .max(self.sequence.saturating_sub(self.limits.watch_events))
+    }
+
+    /// Fills the model's view of the module's change log after the fuzzer made `watch_events`
+    /// changes of `/` (one byte of path each) just before the model's start: the ring then
+    /// holds only those, and remembers the newest `min(watch_events, watch_bytes)` of them,
+    /// whatever it held before.
+    pub fn prime_log(&mut self) {
+        let w = self.limits.watch_events.max(1);
+        let max = self
+            .limits
+            .watch_bytes
+            .max(u64::from(self.limits.store.max_path_len));
+        let first = self.start.saturating_sub(w) + 1;
+        self.ring = (first..=self.start).map(|v| (v, 1)).collect();
+        let kept = w.min(max).min(self.ring.len() as u64);
+        self.forgotten = self.start - kept;
+        self.ring_bytes = kept;
+        if self.forgotten > 0 {
+            self.forgotten_at.push((self.start, self.forgotten));
+        }
+    }
+
+    /// What [`AbiModel::forgotten`] was when the store was at version `sequence`.
+    pub fn forgotten_when(&self, sequence: u64) -> u64 {
+        let i = self.forgotten_at.partition_point(|&(s, _)| s <= sequence);
+        let f = i.checked_sub(1).map_or(0, |i| self.forgotten_at[i].1);
+        f.max(sequence.saturating_sub(self.limits.watch_events))
+    }
+
+    /// `EventLog::record`: the event enters the ring, which forgets the oldest when it is full
+    /// or holds more than `watch_bytes` bytes of paths (never the newest).
+    fn log_push(&mut self, event: Event) {
+        let len = event.path.len() as u64;
+        if self.ring.len() as u64 >= self.limits.watch_events.max(1) {
+            if let Some((version, old)) = self.ring.pop_front() {
+                if version > self.forgotten {
+                    self.ring_bytes -= old;
+                    self.forgotten = version;
+                }
+            }
+        }
+        self.ring.push_back((event.version, len));
+        self.ring_bytes += len;
+        let max = self
+            .limits
+            .watch_bytes
+            .max(u64::from(self.limits.store.max_path_len));
+        while self.ring_bytes > max {
+            let forgotten = self.forgotten;
+            let newest = self.ring.len() - 1;
+            match self.ring.iter().position(|&(v, _)| v > forgotten) {
+                Some(i) if i < newest => {
+                    self.ring_bytes -= self.ring[i].1;
+                    self.forgotten = self.ring[i].0;
+                }
+                _ => break,
+            }
+        }
+        if self.forgotten_at.last().map(|&(_, f)| f) != Some(self.forgotten) && self.forgotten > 0 {
+            self.forgotten_at.push((event.version, self.forgotten));
+        }
+        self.log.push(event);
+    }
+
+    /// `Tree::visibility` of a change of the node at `path` (normalised), in the tree as it is.
+    fn visibility(&self, path: &[u8]) -> Visibility {
+        let mut v = Visibility::All;
+        let Ok(comps) = parse_path(path, &self.limits.store) else {
+            return v;
+        };
+        let mut node = &self.root;
+        for c in &comps {
+            v = v.below(node.owner, node.mode & abi::MODE_OTHERS_READ != 0);
+            match node.children.get(c) {
+                Some(child) => node = child,
+                None => break,
+            }
+        }
+        v
+    }
+
+    /// `Tree::find`: the node at `comps` if `caller` may read each of its ancestors (`EACCES`
+    /// at the first it may not), `None` when it does not exist.
+    fn find_node(&self, comps: &[Vec<u8>], caller: Caller) -> Result<Option<&Node>, Errno> {
+        let mut node = &self.root;
+        for c in comps {
+            if let Err(e) = caller.may_read(node) {
+                bump(&self.rules.ancestor_denied);
+                return Err(e);
+            }
+            match node.children.get(c) {
+                Some(child) => node = child,
+                None => return Ok(None),
+            }
+        }
+        Ok(Some(node))
+    }
+
+    /// `Tree::reach`: [`AbiModel::find_node`], `ENOENT` when the node does not exist.
+    fn reach(&self, comps: &[Vec<u8>], caller: Caller) -> Result<&Node, Errno> {
+        self.find_node(comps, caller)?.ok_or(Errno::NOENT)
     }
 
     /// Registers a file opened as `caller` with the session the module gave it.
@@ -343,6 +537,7 @@ impl AbiModel {
                 pending: Vec::new(),
                 pos: 0,
                 held: false,
+                next: None,
             },
         );
     }
@@ -402,10 +597,16 @@ impl AbiModel {
         self.files[&file].caller
     }
 
-    fn record(&mut self, event: Event) {
+    /// Records a change made to the tree (its visibility as the tree now is).
+    fn record(&mut self, mut event: Event) {
+        event.visibility = self.visibility(&event.path);
+        let root = (self.root.owner, self.root.mode);
+        if self.root_history.last().map(|&(_, o, m)| (o, m)) != Some(root) {
+            self.root_history.push((event.version, root.0, root.1));
+        }
         match self.txn.as_mut() {
             Some(t) => t.events.push(event),
-            None => self.log.push(event),
+            None => self.log_push(event),
         }
     }
 
@@ -494,6 +695,7 @@ impl AbiModel {
                 kind: abi::EVENT_CHANGED,
                 path,
                 existed: comps.len(),
+                visibility: Visibility::All,
             });
             self.bytes = bytes;
             self.sequence = seq;
@@ -549,6 +751,7 @@ impl AbiModel {
             kind: abi::EVENT_CREATED,
             path,
             existed: existing,
+            visibility: Visibility::All,
         });
         self.nodes = nodes;
         self.bytes = bytes;
@@ -592,15 +795,15 @@ impl AbiModel {
                 return Err(Errno::INVAL);
             }
             caller.may_write(&self.root)?;
-            if recursive {
-                Self::may_delete_below(&self.root, caller)?;
-            }
             if if_version.is_some_and(|v| v != self.root.version) {
                 return Err(Errno::STALE);
             }
             let had_children = !self.root.children.is_empty();
             if !recursive && had_children {
                 return Err(Errno::NOTEMPTY);
+            }
+            if recursive {
+                Self::may_delete_below(&self.root, caller)?;
             }
             let kind = if had_children {
                 abi::EVENT_DELETED
@@ -625,11 +828,12 @@ impl AbiModel {
             self.root.version = seq;
             self.nodes = 1;
             self.bytes = 0;
-            self.log.push(Event {
+            self.record(Event {
                 version: seq,
                 kind,
                 path,
                 existed: 0,
+                visibility: Visibility::All,
             });
             self.sequence = seq;
             return Ok(());
@@ -638,14 +842,15 @@ impl AbiModel {
         let parent = self.root.descend(parents).ok_or(Errno::NOENT)?;
         let node = parent.children.get(name).ok_or(Errno::NOENT)?;
         caller.may_write(node)?;
-        if recursive {
-            Self::may_delete_below(node, caller)?;
-        }
+        // The cheap checks first: only a delete that can succeed walks the subtree.
         if if_version.is_some_and(|v| v != node.version) {
             return Err(Errno::STALE);
         }
         if !recursive && !node.children.is_empty() {
             return Err(Errno::NOTEMPTY);
+        }
+        if recursive {
+            Self::may_delete_below(node, caller)?;
         }
         let parent = self.root.descend_mut(parents).unwrap();
         let node = parent.children.remove(name).unwrap();
@@ -669,6 +874,7 @@ impl AbiModel {
             kind: abi::EVENT_DELETED,
             path,
             existed: comps.len(),
+            visibility: Visibility::All,
         });
         self.sequence = seq;
         Ok(())
@@ -839,7 +1045,7 @@ impl AbiModel {
     /// The value of a get (the single get's checks after its path is copied).
     fn get_value(&self, caller: Caller, path: &[u8]) -> Result<(&[u8], u64), Errno> {
         let comps = parse_path(path, &self.limits.store)?;
-        let node = self.root.descend(&comps).ok_or(Errno::NOENT)?;
+        let node = self.reach(&comps, caller)?;
         caller.may_read(node)?;
         let value = node.value.as_ref().ok_or(Errno::NODATA)?;
         Ok((value, node.version))
@@ -947,7 +1153,7 @@ impl AbiModel {
         after: Option<&[u8]>,
         room: usize,
     ) -> Result<(Vec<Vec<u8>>, bool, usize), Errno> {
-        let node = self.root.descend(comps).ok_or(Errno::NOENT)?;
+        let node = self.reach(comps, caller)?;
         caller.may_read(node)?;
         let start = match after {
             None => std::ops::Bound::Unbounded,
@@ -1005,19 +1211,20 @@ impl AbiModel {
         }
     }
 
-    fn ioc_stat(&self, path: &[u8]) -> AReply {
+    /// A stat: needs only the right to read the node's ancestors.
+    fn ioc_stat(&self, caller: Caller, path: &[u8]) -> AReply {
         match self
             .path_len_ok(path)
             .and_then(|()| parse_path(path, &self.limits.store))
-            .and_then(|c| self.root.descend(&c).ok_or(Errno::NOENT))
+            .and_then(|c| self.reach(&c, caller))
         {
             Ok(n) => AReply::Stat(n.stat()),
             Err(e) => AReply::Err(e),
         }
     }
 
-    /// What a watch of `path` (normalised) after `after` finds.
-    pub fn find(&self, watched: &[u8], subtree: bool, after: u64) -> Found {
+    /// What a watch of `path` (normalised) by `caller` after `after` finds.
+    pub fn find(&self, watched: &[u8], subtree: bool, after: u64, caller: Caller) -> Found {
         if after >= self.sequence {
             return Found::Nothing;
         }
@@ -1031,8 +1238,15 @@ impl AbiModel {
         );
         let first = self.log.partition_point(|e| e.version <= after);
         for e in &self.log[first..] {
-            if e.concerns(watched, subtree) {
+            let below = subtree && is_below(&e.path, watched) && !caller.admin;
+            if e.concerns(watched, subtree, caller) {
+                if below && matches!(e.visibility, Visibility::Owner(_)) {
+                    bump(&self.rules.watch_owner_shown);
+                }
                 return Found::Event(e.clone());
+            }
+            if below {
+                bump(&self.rules.watch_hidden);
             }
         }
         Found::Nothing
@@ -1046,10 +1260,10 @@ impl AbiModel {
         subtree: bool,
         after: u64,
     ) -> Result<Found, Errno> {
-        if let Some(node) = self.root.descend(comps) {
+        if let Some(node) = self.find_node(comps, caller)? {
             caller.may_read(node)?;
         }
-        Ok(self.find(&join(comps), subtree, after))
+        Ok(self.find(&join(comps), subtree, after, caller))
     }
 
     fn ioc_watch(&self, file: FileId, path: &[u8], after: u64, flags: u32, buf_len: u32) -> AReply {
@@ -1127,13 +1341,14 @@ impl AbiModel {
     fn txn_apply(&mut self, s: &TxnStep, comps: &[Vec<u8>], caller: Caller) -> Result<(), Errno> {
         match s.op {
             abi::TXN_CHECK_VERSION => {
-                let node = self.root.descend(comps).ok_or(Errno::NOENT)?;
+                // Like stat, a check needs only the right to read the node's ancestors.
+                let node = self.reach(comps, caller)?;
                 if node.version != s.expected {
                     return Err(Errno::STALE);
                 }
                 Ok(())
             }
-            abi::TXN_CHECK_ABSENT => match self.root.descend(comps) {
+            abi::TXN_CHECK_ABSENT => match self.find_node(comps, caller)? {
                 Some(_) => Err(Errno::EXIST),
                 None => Ok(()),
             },
@@ -1204,7 +1419,9 @@ impl AbiModel {
         for (uid, n, b) in txn.uncharge {
             self.uncharge(uid, n, b);
         }
-        self.log.extend(txn.events);
+        for event in txn.events {
+            self.log_push(event);
+        }
         AReply::TxnOk {
             version: self.sequence,
         }
@@ -1237,11 +1454,12 @@ impl AbiModel {
             self.uncharge(node.owner, 1, own);
             self.nodes -= 1;
             self.bytes -= own;
-            self.log.push(Event {
+            self.record(Event {
                 version: seq,
                 kind: abi::EVENT_DELETED,
                 path: join(&comps),
                 existed: comps.len(),
+                visibility: Visibility::All,
             });
             self.sequence = seq;
         }
@@ -1270,11 +1488,13 @@ impl AbiModel {
                 path,
                 value,
                 create,
+                mode,
             } => {
                 let comps = parse(path)?;
                 too_big(value)?;
                 let opts = SetOpts {
                     create_only: create,
+                    mode,
                     ..Default::default()
                 };
                 self.tree_set(&comps, value, opts, caller)?;
@@ -1290,15 +1510,11 @@ impl AbiModel {
             }
             C::List { path } => {
                 let comps = parse(path)?;
-                let (names, _, _) = self.list_names(caller, &comps, None, usize::MAX)?;
-                for n in names {
-                    out.extend_from_slice(&n);
-                    out.push(b'\n');
-                }
+                out = self.text_list_page(file, comps, None)?;
             }
             C::Stat { path } => {
                 let comps = parse(path)?;
-                let s = self.root.descend(&comps).ok_or(Errno::NOENT)?.stat();
+                let s = self.reach(&comps, caller)?.stat();
                 out = format!(
                     "version={} child_version={} ctime_ns=T mtime_ns=T children={} \
                      value_len={} has_value={} uid={} mode={} session={}\n",
@@ -1339,6 +1555,7 @@ impl AbiModel {
                 value,
                 ephemeral,
                 sequential,
+                mode,
             } => {
                 let comps = parse(path)?;
                 too_big(value)?;
@@ -1346,11 +1563,12 @@ impl AbiModel {
                 let opts = SetOpts {
                     create_only: true,
                     ephemeral: ephemeral.then_some(session),
+                    mode,
                     ..Default::default()
                 };
                 let (_, number) = self.apply_set(file, path, &comps, value, opts, sequential)?;
                 if sequential {
-                    out.extend_from_slice(&join(&comps));
+                    push_escaped(&mut out, &join(&comps));
                     out.extend_from_slice(format!("{number:010}\n").as_bytes());
                 }
             }
@@ -1370,7 +1588,7 @@ impl AbiModel {
                             _ => "deleted",
                         };
                         out = format!("{} {kind} ", e.version).into_bytes();
-                        out.extend_from_slice(&e.path);
+                        push_escaped(&mut out, &e.path);
                         out.push(b'\n');
                     }
                 }
@@ -1398,6 +1616,53 @@ impl AbiModel {
             }
         }
         Ok(out)
+    }
+
+    /// One page of a text listing (`list_page` in `src/text.rs`): the escaped names, one per
+    /// line, of the children after `after`, as many as `TEXT_LIST_PAGE` bytes of names hold;
+    /// notes where the next page starts in the file.
+    fn text_list_page(
+        &mut self,
+        file: FileId,
+        comps: Vec<Vec<u8>>,
+        after: Option<Vec<u8>>,
+    ) -> Result<Vec<u8>, Errno> {
+        let caller = self.caller(file);
+        let (names, more, _) = self.list_names(caller, &comps, after.as_deref(), TEXT_LIST_PAGE)?;
+        let mut out = Vec::new();
+        for n in &names {
+            push_escaped(&mut out, n);
+            out.push(b'\n');
+        }
+        let next = match names.last() {
+            Some(last) if more => Some((comps, last.clone())),
+            _ => None,
+        };
+        self.files.get_mut(&file).unwrap().next = next;
+        Ok(out)
+    }
+
+    /// Whether `caller` could not read the root at some version from `after` on (so that a
+    /// watch of it could fail with `EACCES`).
+    pub fn root_unreadable_after(&self, after: u64, caller: Caller) -> bool {
+        let from = self
+            .root_history
+            .partition_point(|&(v, _, _)| v <= after)
+            .saturating_sub(1);
+        self.root_history[from..]
+            .iter()
+            .any(|&(_, owner, mode)| !(caller.owns(owner) || mode & abi::MODE_OTHERS_READ != 0))
+    }
+
+    /// Notes that `op` failed with an injected `ENOMEM` (and changed nothing in the store): a
+    /// `read()` fails so only when it fetched a listing's next page, and the listing is then
+    /// over (the module took its cursor).
+    pub fn failed_with_enomem(&mut self, op: &AOp) {
+        if let AOp::Read { file, .. } = op {
+            if let Some(f) = self.files.get_mut(file) {
+                f.next = None;
+            }
+        }
     }
 
     /// Whether a text command would block (a `watch` with nothing to report yet).
@@ -1470,7 +1735,7 @@ impl AbiModel {
                     owners,
                 }
             }
-            AOp::Stat { path, .. } => self.ioc_stat(path),
+            AOp::Stat { path, .. } => self.ioc_stat(admin, path),
             AOp::Get { path, .. } => match self
                 .path_len_ok(path)
                 .and_then(|()| self.get_value(admin, path))
@@ -1529,7 +1794,7 @@ impl AbiModel {
                 buf_len,
                 flags,
             } => self.ioc_list(*file, path, after, *buf_len, *flags),
-            AOp::Stat { path, .. } => self.ioc_stat(path),
+            AOp::Stat { file, path } => self.ioc_stat(self.caller(*file), path),
             AOp::Stats { file } => AReply::Stats(self.stats(self.caller(*file).uid)),
             AOp::Check { file } => {
                 if !self.caller(*file).admin {
@@ -1551,20 +1816,42 @@ impl AbiModel {
             } => self.ioc_watch(*file, path, *after, *flags, *buf_len),
             AOp::Txn { file, steps, flags } => self.ioc_txn(*file, steps, *flags),
             AOp::Batch { file, gets, flags } => self.ioc_batch(*file, gets, *flags),
-            AOp::Text { file, command } => match self.run_text(*file, command) {
-                Ok(out) => {
-                    let f = self.files.get_mut(file).unwrap();
-                    f.pending = out;
-                    f.pos = 0;
-                    AReply::Done
+            AOp::Text { file, command } => {
+                // A listing notes its next page; any other response has none; a failed
+                // command leaves the pending response as it was.
+                let old_next = self.files.get_mut(file).unwrap().next.take();
+                match self.run_text(*file, command) {
+                    Ok(out) => {
+                        let f = self.files.get_mut(file).unwrap();
+                        f.pending = out;
+                        f.pos = 0;
+                        AReply::Done
+                    }
+                    Err(e) => {
+                        self.files.get_mut(file).unwrap().next = old_next;
+                        AReply::Err(e)
+                    }
                 }
-                Err(e) => AReply::Err(e),
-            },
+            }
             AOp::Read { file, len } => {
-                let f = self.files.get_mut(file).unwrap();
                 if *len == 0 {
                     return AReply::Read(Vec::new());
                 }
+                let f = &self.files[file];
+                if f.pos == f.pending.len() {
+                    // A listing's next page, fetched when the one before is consumed.
+                    if let Some((comps, after)) = self.files.get_mut(file).unwrap().next.take() {
+                        match self.text_list_page(*file, comps, Some(after)) {
+                            Ok(page) => {
+                                let f = self.files.get_mut(file).unwrap();
+                                f.pending = page;
+                                f.pos = 0;
+                            }
+                            Err(e) => return AReply::Err(e),
+                        }
+                    }
+                }
+                let f = self.files.get_mut(file).unwrap();
                 let rest = &f.pending[f.pos..];
                 let n = rest.len().min(*len as usize);
                 let out = rest[..n].to_vec();

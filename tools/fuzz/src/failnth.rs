@@ -209,6 +209,17 @@ fn big(ops: &mut Vec<AOp>) {
     }
 }
 
+/// Forty children of 200-odd bytes (four pages of a text listing), listed as text by root's
+/// file, whose first page has been read: the next `read()` fetches the second page.
+fn listed(ops: &mut Vec<AOp>) {
+    base(ops);
+    for i in 0..40 {
+        ops.push(set(&format!("/f/many/{}{i}", "n".repeat(200)), b""));
+    }
+    ops.push(text("ls /f/many"));
+    ops.push(AOp::Read { file: 0, len: 4096 });
+}
+
 fn text(cmd: &str) -> AOp {
     AOp::Text {
         file: 0,
@@ -464,6 +475,13 @@ fn cases() -> Vec<Case> {
         c("text-rm-r", base, |_| text("rm -r /f/b"), false),
         c("text-seq", base, |_| text("seq /f/q/item- x"), false),
         c("text-ephemeral", base, |_| text("ephemeral /f/e x"), false),
+        // A text listing's next page, which `read()` fetches.
+        c(
+            "text-ls-next-page",
+            listed,
+            |_| AOp::Read { file: 0, len: 4096 },
+            false,
+        ),
         c(
             "text-set-if",
             base,
@@ -732,7 +750,12 @@ impl Sweep {
             if enomem {
                 result.enomem += 1;
                 // Nothing changed: the model, which did not apply the call, still holds.
+                self.model.failed_with_enomem(&op);
                 self.compare(case.name, n, &op)?;
+                if matches!(op, AOp::Read { .. }) {
+                    // The listing ended with the failed read: list again for the next point.
+                    self.reset(case)?;
+                }
             } else {
                 let want = self.model.apply(&op);
                 if got != want {
@@ -835,6 +858,7 @@ pub fn run(cfg: &FailNthConfig) -> (Vec<CaseResult>, Result<(), Failure>) {
         uid_max_nodes: s.uid_max_nodes,
         uid_max_bytes: s.uid_max_bytes,
         watch_events: u64::MAX,
+        watch_bytes: u64::MAX,
     };
     if s.max_value_len < 65536 || s.max_path_len < 4096 {
         return (

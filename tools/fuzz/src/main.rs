@@ -49,6 +49,10 @@ struct Cli {
     /// 4096).
     #[arg(long)]
     watch_events: Option<u64>,
+    /// abi: the module's watch_bytes (default: from /sys/module/pathstore/parameters, else
+    /// 1048576).
+    #[arg(long)]
+    watch_bytes: Option<u64>,
     /// linearize: threads.
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(2..=8))]
     threads: u32,
@@ -289,6 +293,7 @@ fn run_abi(cli: &Cli, seed: u64, limit: Limit, fault: Option<FaultConfig>) -> Ex
         device: cli.device.clone(),
         uids: cli.uids.clone(),
         watch_events: cli.watch_events,
+        watch_bytes: cli.watch_bytes,
         check_every: cli.check_every.unwrap_or(2000),
         soft_max_nodes: cli.max_nodes,
         trace: cli.trace,
@@ -326,7 +331,8 @@ fn run_abi(cli: &Cli, seed: u64, limit: Limit, fault: Option<FaultConfig>) -> Ex
     let code = exit_for(failure);
     println!(
         "fuzz: seed={seed} ops={} enomem={} mismatches={} mode={mode} secs={secs:.1} \
-         ops_per_sec={:.0} checks={} watched_events={} uids={} peak_nodes={}",
+         ops_per_sec={:.0} checks={} watched_events={} uids={} peak_nodes={} \
+         user_watched_events={} user_watch_hidden={} user_watch_denied={} ancestor_denied={} subtree_hidden={} subtree_owner_shown={}",
         s.ops,
         s.enomem,
         u32::from(code != ExitCode::SUCCESS),
@@ -334,7 +340,13 @@ fn run_abi(cli: &Cli, seed: u64, limit: Limit, fault: Option<FaultConfig>) -> Ex
         s.full_checks,
         s.watched,
         uids.join(","),
-        s.peak_nodes
+        s.peak_nodes,
+        s.user_watched,
+        s.user_watch_hidden,
+        s.user_watch_denied,
+        s.rules.0,
+        s.rules.1,
+        s.rules.2
     );
     code
 }

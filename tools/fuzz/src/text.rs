@@ -2,12 +2,12 @@
 //! separated by exactly one space, an optional trailing `\n` (the rules of `docs/semantics.md`,
 //! "Text interface").
 
-use pathstore::Errno;
+use pathstore::{abi, Errno};
 
 /// One parsed text command.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Command<'a> {
-    /// `set PATH VALUE` / `create PATH VALUE`.
+    /// `set [-m MODE] PATH VALUE` / `create [-m MODE] PATH VALUE`.
     Set {
         /// The path.
         path: &'a [u8],
@@ -15,6 +15,8 @@ pub enum Command<'a> {
         value: &'a [u8],
         /// `create`.
         create: bool,
+        /// `-m MODE`: the mode, as `SET_MODE` gives it.
+        mode: Option<u32>,
     },
     /// `get PATH`.
     Get {
@@ -58,7 +60,7 @@ pub enum Command<'a> {
         /// The version.
         version: u64,
     },
-    /// `ephemeral PATH VALUE` / `seq PATH VALUE`.
+    /// `ephemeral [-m MODE] PATH VALUE` / `seq [-m MODE] PATH VALUE`.
     Create {
         /// The path.
         path: &'a [u8],
@@ -68,6 +70,8 @@ pub enum Command<'a> {
         ephemeral: bool,
         /// `seq`.
         sequential: bool,
+        /// `-m MODE`.
+        mode: Option<u32>,
     },
     /// `watch [-r] PATH VERSION`.
     Watch {
@@ -89,6 +93,32 @@ fn version(text: &[u8]) -> Result<u64, Errno> {
             .and_then(|n| n.checked_add(u64::from(d - b'0')))
             .ok_or(Errno::INVAL)
     })
+}
+
+/// The mode (if given), path and value of a command that creates nodes.
+type ModePathValue<'a> = (Option<u32>, &'a [u8], &'a [u8]);
+
+/// `[-m MODE] PATH [VALUE]`: MODE is `private`, `read` or `read-write`.
+fn mode_path_value(rest: Option<&[u8]>) -> Result<ModePathValue<'_>, Errno> {
+    let rest = rest.ok_or(Errno::INVAL)?;
+    let (mode, rest) = match rest.strip_prefix(b"-m ") {
+        Some(rest) => {
+            let (word, rest) = split_space(rest);
+            let mode = match word {
+                b"private" => 0,
+                b"read" => abi::MODE_OTHERS_READ,
+                b"read-write" => abi::MODE_ALL,
+                _ => return Err(Errno::INVAL),
+            };
+            (Some(mode), rest.ok_or(Errno::INVAL)?)
+        }
+        None => (None, rest),
+    };
+    let (path, value) = split_space(rest);
+    if path.is_empty() {
+        return Err(Errno::INVAL);
+    }
+    Ok((mode, path, value.unwrap_or(&[])))
 }
 
 fn split_space(s: &[u8]) -> (&[u8], Option<&[u8]>) {
@@ -127,14 +157,12 @@ pub fn parse(line: &[u8]) -> Result<Command<'_>, Errno> {
     let (verb, rest) = split_space(line);
     match verb {
         b"set" | b"create" => {
-            let (path, value) = split_space(rest.ok_or(Errno::INVAL)?);
-            if path.is_empty() {
-                return Err(Errno::INVAL);
-            }
+            let (mode, path, value) = mode_path_value(rest)?;
             Ok(Command::Set {
                 path,
-                value: value.unwrap_or(&[]),
+                value,
                 create: verb == b"create",
+                mode,
             })
         }
         b"get" => Ok(Command::Get {
@@ -178,15 +206,13 @@ pub fn parse(line: &[u8]) -> Result<Command<'_>, Errno> {
             })
         }
         b"ephemeral" | b"seq" => {
-            let (path, value) = split_space(rest.ok_or(Errno::INVAL)?);
-            if path.is_empty() {
-                return Err(Errno::INVAL);
-            }
+            let (mode, path, value) = mode_path_value(rest)?;
             Ok(Command::Create {
                 path,
-                value: value.unwrap_or(&[]),
+                value,
                 ephemeral: verb == b"ephemeral",
                 sequential: verb == b"seq",
+                mode,
             })
         }
         b"watch" => {
