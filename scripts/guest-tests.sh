@@ -223,13 +223,6 @@ t "insmod watch_events=0 fails and the log says why" refused watch_events=0
 t "insmod dev_mode=4095 fails and the log says why" refused dev_mode=4095
 tap_end
 
-echo "== installed the way a host has it: make install, modprobe with modprobe.d options, udev"
-begin install tap
-KDIR="${KDIR:-}" sh "$repo/scripts/guest-install-test.sh"
-end install $?
-
-echo "== fuzzer against its model"
-check "insmod for the fuzzer and the heavy pass" insmod $ko
 # The fuzzer restores the fault-injection settings itself, even when it fails; make sure, then
 # switch injection off whatever happened (a killed fuzzer cannot restore anything).
 faults_off() {
@@ -241,10 +234,33 @@ faults_off() {
 	done
 	return $_off
 }
+echo "== installed the way a host has it: make install, modprobe with modprobe.d options, udev"
+begin install tap
+KDIR="${KDIR:-}" sh "$repo/scripts/guest-install-test.sh"
+end install $?
+
+if [ "${FUZZ_EXTRA:-0}" = 1 ]; then
+	echo "== the fuzzer as several users, with small quotas and change log (every rule of access)"
+	if check "insmod for the multi-user fuzzer" \
+		insmod $ko dev_mode=0666 uid_max_nodes=16 uid_max_bytes=1024 watch_events=64; then
+		tap_begin fuzz-users 2
+		t "fuzz 30000 operations as uids 0, 1000 and 1001 (seed 4)" \
+			"$fuzz" --ops 30000 --seed 4 --uids 0,1000,1001 --watch-events 64
+		t "fuzz 10000 operations as uids 0, 1000 and 1001 under allocation failures (seed 5)" \
+			"$fuzz" --ops 10000 --seed 5 --uids 0,1000,1001 --watch-events 64 --fault-inject --fault-mode seeded
+		tap_end
+		check "fault injection switched off after the multi-user fuzzer" faults_off
+		check "rmmod after the multi-user fuzzer" rmmod pathstore
+	fi
+fi
+
+echo "== fuzzer against its model"
+check "insmod for the fuzzer and the heavy pass" insmod $ko
 runs=0
 for n in "$FUZZ_OPS" "$FUZZ_FAULT_OPS" "$FUZZ_RANDOM_OPS"; do
 	[ "$n" -gt 0 ] && runs=$((runs + 1))
 done
+[ "${FUZZ_EXTRA:-0}" = 1 ] && runs=$((runs + 2))
 # Each run prints its seed first; a mismatch prints the command that repeats it.
 tap_begin fuzz $runs
 [ "$FUZZ_OPS" -gt 0 ] && t "fuzz $FUZZ_OPS operations against the model (seed 1)" "$fuzz" --ops "$FUZZ_OPS" --seed 1
@@ -254,6 +270,11 @@ if [ "$FUZZ_RANDOM_OPS" -gt 0 ]; then
 	echo "# random seed $FUZZ_SEED; replay: make vm KERNEL=debug CMD='pathstore-fuzz --ops $FUZZ_RANDOM_OPS --seed $FUZZ_SEED'"
 	t "fuzz $FUZZ_RANDOM_OPS operations against the model (random seed $FUZZ_SEED)" \
 		"$fuzz" --ops "$FUZZ_RANDOM_OPS" --seed "$FUZZ_SEED"
+fi
+if [ "${FUZZ_EXTRA:-0}" = 1 ]; then
+	t "fail the 1st, 2nd, ... allocation of each kind of call until it succeeds (fail-nth)" \
+		"$fuzz" --mode fail-nth
+	t "linearizable histories of racing threads (seed 3)" "$fuzz" --mode linearize --seconds 30 --seed 3
 fi
 tap_end
 check "fault injection switched off after the fuzzer" faults_off

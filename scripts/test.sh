@@ -38,11 +38,11 @@ done
 case "$tier" in
 test) # the full suite: what CI runs
 	: "${PATHSTORE_IT_SCALE:=100}" "${PATHSTORE_HEAVY_SCALE:=50}" "${PATHSTORE_STRESS_SECONDS:=60}"
-	: "${FUZZ_OPS:=50000}" "${FUZZ_FAULT_OPS:=20000}" "${FUZZ_RANDOM_OPS:=50000}"
+	: "${FUZZ_OPS:=50000}" "${FUZZ_FAULT_OPS:=20000}" "${FUZZ_RANDOM_OPS:=50000}" "${FUZZ_EXTRA:=1}"
 	guest_timeout=2400 ;;
 check) # the fast tier: the same passes, smaller
 	: "${PATHSTORE_IT_SCALE:=10}" "${PATHSTORE_HEAVY_SCALE:=3}" "${PATHSTORE_STRESS_SECONDS:=5}"
-	: "${FUZZ_OPS:=0}" "${FUZZ_FAULT_OPS:=2000}" "${FUZZ_RANDOM_OPS:=10000}"
+	: "${FUZZ_OPS:=0}" "${FUZZ_FAULT_OPS:=2000}" "${FUZZ_RANDOM_OPS:=10000}" "${FUZZ_EXTRA:=0}"
 	guest_timeout=900 ;;
 *) echo "test.sh: unknown tier '$tier' (test or check)" >&2; exit 2 ;;
 esac
@@ -130,9 +130,12 @@ timed guest "$here/qemu/run.sh" --kernel-dir "$kdir" --module "$module" --log "$
 PATHSTORE_IT_SCALE='$PATHSTORE_IT_SCALE' PATHSTORE_HEAVY_SCALE='$PATHSTORE_HEAVY_SCALE' \
 PATHSTORE_STRESS_SECONDS='$PATHSTORE_STRESS_SECONDS' \
 FUZZ_OPS='$FUZZ_OPS' FUZZ_FAULT_OPS='$FUZZ_FAULT_OPS' FUZZ_RANDOM_OPS='$FUZZ_RANDOM_OPS' FUZZ_SEED='$FUZZ_SEED' \
+FUZZ_EXTRA='$FUZZ_EXTRA' \
 sh scripts/guest-tests.sh" 2>&1 | tee "$results/guest.log"
 status=${PIPESTATUS[0]}
 before=$(grep -c $'\tfail\t' "$results/results.txt")
+# The multi-user fuzz pass runs in the full tier only.
+[ "$FUZZ_EXTRA" = 1 ] && guest_passes+=(fuzz-users)
 tally passes "$results/guest.log" --timings "$results/timings.txt" --require "${guest_passes[@]}"
 guest_failures=$(($(grep -c $'\tfail\t' "$results/results.txt") - before))
 # guest-tests.sh exits 1 exactly when one of its passes or checks failed; 125 or anything else
