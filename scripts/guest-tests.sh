@@ -187,7 +187,7 @@ t "rmmod refused while the device is open" rmmod_refused_while_open
 echo 'set /lifecycle/x 1' >/dev/pathstore
 t "rmmod succeeds once the device is closed, after use" rmmod pathstore
 t "device node removed on unload" test ! -e /dev/pathstore
-insmod $ko max_value_len=64 max_path_len=128 max_depth=8 max_nodes=64 max_bytes=2048 watch_events=16
+insmod $ko max_value_len=64 max_path_len=128 max_depth=8 max_nodes=64 max_bytes=2048 watch_events=16 reserve_nodes=0 reserve_bytes=0
 limits_loaded=$?
 t "the load line reports the module parameters" load_line_reports_limits
 tap_end

@@ -90,8 +90,8 @@ impl Device {
             let (major, minor, patch) = MODULE_VERSION;
             pr_info!(
                 "{} {}.{}.{} (ABI {}): /dev/{} mode {:04o}, max_value_len={} max_path_len={} \
-                 max_depth={} max_nodes={} max_bytes={} uid_max_nodes={} uid_max_bytes={} \
-                 watch_events={} watch_bytes={}\n",
+                 max_depth={} max_nodes={} max_bytes={} reserve_nodes={} reserve_bytes={} \
+                 uid_max_nodes={} uid_max_bytes={} watch_events={} watch_bytes={}\n",
                 uapi::DEVICE_NAME,
                 major,
                 minor,
@@ -104,6 +104,8 @@ impl Device {
                 limits.max_depth,
                 limits.max_nodes,
                 limits.max_bytes,
+                limits.reserve_nodes,
+                limits.reserve_bytes,
                 limits.uid_max_nodes,
                 limits.uid_max_bytes,
                 limits.watch_events,

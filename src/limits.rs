@@ -17,6 +17,10 @@ pub(crate) struct Limits {
     pub(crate) max_nodes: u64,
     /// Most bytes of names and values.
     pub(crate) max_bytes: u64,
+    /// Nodes of `max_nodes` that only `CAP_SYS_ADMIN` may use.
+    pub(crate) reserve_nodes: u64,
+    /// Bytes of `max_bytes` that only `CAP_SYS_ADMIN` may use.
+    pub(crate) reserve_bytes: u64,
     /// Most nodes one user other than root may own.
     pub(crate) uid_max_nodes: u64,
     /// Most bytes of names and values one user other than root may own.
@@ -98,6 +102,16 @@ impl Limits {
             path_len.into(),
             MAX_WATCH_BYTES_CEILING.into(),
         )?;
+        let (max_nodes, max_bytes) = (*p::max_nodes.value(), *p::max_bytes.value());
+        let (reserve_nodes, reserve_bytes) = (*p::reserve_nodes.value(), *p::reserve_bytes.value());
+        // The root node is not the reserve's: others keep at least one node to create.
+        in_range(
+            "reserve_nodes",
+            reserve_nodes,
+            0,
+            max_nodes.saturating_sub(1),
+        )?;
+        in_range("reserve_bytes", reserve_bytes, 0, max_bytes)?;
         in_range("dev_mode", (*p::dev_mode.value()).into(), 0, 0o777)?;
         Ok(Self::from_params(
             value_len,
@@ -107,6 +121,7 @@ impl Limits {
             *p::max_bytes.value(),
         )
         .with_uid_quota(*p::uid_max_nodes.value(), *p::uid_max_bytes.value())
+        .with_reserve(reserve_nodes, reserve_bytes)
         .with_watch_events(events)
         .with_watch_bytes(watch_bytes))
     }
@@ -126,6 +141,8 @@ impl Limits {
             // The root always exists.
             max_nodes: max_nodes.max(1),
             max_bytes,
+            reserve_nodes: 0,
+            reserve_bytes: 0,
             uid_max_nodes: u64::MAX,
             uid_max_bytes: u64::MAX,
             watch_events: 1024,
@@ -147,6 +164,16 @@ impl Limits {
     pub(crate) fn with_watch_bytes(self, bytes: u32) -> Self {
         Self {
             watch_bytes: bytes.clamp(self.max_path_len, MAX_WATCH_BYTES_CEILING),
+            ..self
+        }
+    }
+
+    /// The same limits with `nodes` nodes and `bytes` bytes kept for `CAP_SYS_ADMIN` (at most
+    /// `max_nodes - 1` and `max_bytes`).
+    pub(crate) fn with_reserve(self, nodes: u64, bytes: u64) -> Self {
+        Self {
+            reserve_nodes: nodes.min(self.max_nodes.saturating_sub(1)),
+            reserve_bytes: bytes.min(self.max_bytes),
             ..self
         }
     }

@@ -57,13 +57,21 @@ module! {
             default: 268435456,
             description: "Most bytes of names and values in the store (ENOSPC beyond it)",
         },
+        reserve_nodes: u64 {
+            default: 4096,
+            description: "Nodes of max_nodes only CAP_SYS_ADMIN may use (ENOSPC for others)",
+        },
+        reserve_bytes: u64 {
+            default: 4194304,
+            description: "Bytes of max_bytes only CAP_SYS_ADMIN may use (ENOSPC for others)",
+        },
         uid_max_nodes: u64 {
             default: 65536,
-            description: "Most nodes one user other than root may own (EDQUOT beyond it)",
+            description: "Most nodes one user may own, unless CAP_SYS_ADMIN (EDQUOT beyond it)",
         },
         uid_max_bytes: u64 {
             default: 16777216,
-            description: "Most bytes one user other than root may own (EDQUOT beyond it)",
+            description: "Most bytes one user may own, unless CAP_SYS_ADMIN (EDQUOT beyond it)",
         },
         watch_events: u32 {
             default: 4096,
