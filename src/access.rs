@@ -33,6 +33,10 @@ use crate::uapi;
 pub(crate) struct Caller {
     /// The opener's effective uid, as a kernel uid (global, not namespaced).
     pub(crate) uid: u32,
+    /// The kernel uid of the account the opener's nodes are charged to ([`crate::quota`]): the
+    /// opener itself in the initial user namespace, otherwise the owner of the outermost user
+    /// namespace below the initial one that the opener is in.
+    pub(crate) account: u32,
     /// The opener held `CAP_SYS_ADMIN` in the initial user namespace.
     pub(crate) admin: bool,
 }
@@ -44,7 +48,25 @@ impl Caller {
     /// The identity of the process that opened `file`. Call it from `open()`, where the
     /// current task is the opener and its credentials are the file's.
     pub(crate) fn of_opener(file: &File) -> Self {
-        let uid = file.cred().euid().into_raw().val;
+        let cred = file.cred();
+        let uid = cred.euid().into_raw().val;
+        let init = &raw mut bindings::init_user_ns;
+        // SAFETY: `cred` is the file's credentials, valid while the file is open; they hold a
+        // reference on their user namespace, and every namespace holds one on its parent, so
+        // each namespace on the way up to `init_user_ns` (where the chain ends: every namespace
+        // descends from it) is valid here. `parent` and `owner` are set when a namespace is
+        // made and never change.
+        let account = unsafe {
+            let mut ns = (*cred.as_ptr()).user_ns;
+            if ns == init {
+                uid
+            } else {
+                while (*ns).parent != init {
+                    ns = (*ns).parent;
+                }
+                (*ns).owner.val
+            }
+        };
         // SAFETY: `file` is a valid open file for the duration of the call, and `init_user_ns`
         // is a static that lives forever, which the function only reads.
         let admin = unsafe {
@@ -54,7 +76,11 @@ impl Caller {
                 CAP_SYS_ADMIN,
             )
         };
-        Self { uid, admin }
+        Self {
+            uid,
+            account,
+            admin,
+        }
     }
 
     /// A caller with every right, for tests.
@@ -62,6 +88,7 @@ impl Caller {
     pub(crate) const fn root() -> Self {
         Self {
             uid: ROOT_UID,
+            account: ROOT_UID,
             admin: true,
         }
     }

@@ -230,6 +230,17 @@ impl EventLog {
         true
     }
 
+    /// The events after version `after`, oldest first; `None` when the log forgot some of them.
+    pub(crate) fn since(&self, after: u64) -> Option<impl Iterator<Item = &Event>> {
+        if after < self.forgotten {
+            return None;
+        }
+        let (newer, older) = self.ring.split_at(self.oldest);
+        let older = &older[older.partition_point(|e| e.version <= after)..];
+        let newer = &newer[newer.partition_point(|e| e.version <= after)..];
+        Some(Iterator::chain(older.iter(), newer.iter()))
+    }
+
     /// The events, oldest first.
     pub(crate) fn iter(&self) -> impl Iterator<Item = &Event> {
         let (newer, older) = self.ring.split_at(self.oldest);

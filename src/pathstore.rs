@@ -27,6 +27,7 @@ mod text;
 mod tree;
 pub mod uapi;
 mod value;
+mod watchers;
 
 use kernel::prelude::*;
 

@@ -1,12 +1,23 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Per-user quotas: how many nodes and bytes each user owns.
+//! Per-user quotas: how many nodes and bytes each user owns, and each account is charged.
 //!
 //! As with the kernel keyring's `maxkeys`/`maxbytes`, every node (but the root) and the bytes of
-//! its name and value are charged to the node's owner, and a change that would take a user
-//! other than root past `uid_max_nodes` or `uid_max_bytes` fails with `EDQUOT`. A change is
-//! charged in two steps: [`Ledger::prepare`] checks the quota and allocates what the ledger needs
-//! (it changes nothing), and [`Ledger::commit`] applies it and cannot fail.
+//! its name and value are charged to the node's owner, as a file's blocks are charged to the
+//! file's owner: a value written into another user's writable node is the node owner's.
+//!
+//! Users are charged through their account, as the kernel's per-namespace counters (`ucounts`)
+//! charge a user namespace to its owner: a user of the initial user namespace is its own
+//! account, and every user of a user namespace (and of the namespaces below it) is charged to the
+//! user that created the outermost namespace below the initial one. So the 65536 subuids of a
+//! rootless container share their creator's quota. A user's account is recorded when the user
+//! first owns something, and kept while it owns anything.
+//!
+//! A change made by a caller without `CAP_SYS_ADMIN` that would take the account charged past
+//! `uid_max_nodes` or `uid_max_bytes` fails with `EDQUOT`, whoever the account is (root's
+//! included); `CAP_SYS_ADMIN` is not limited. A change is charged in two steps:
+//! [`Ledger::prepare`] checks the quota and allocates what the ledger needs (it changes nothing),
+//! and [`Ledger::commit`] applies it and cannot fail.
 
 use kernel::{
     prelude::*,
@@ -17,15 +28,14 @@ use kernel::{
 };
 
 use crate::{
-    access::ROOT_UID,
     error::edquot,
     limits::Limits, //
 };
 
-/// What one user owns.
+/// What one user owns, or one account is charged.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Usage {
-    /// Nodes the user owns.
+    /// Nodes.
     pub(crate) nodes: u64,
     /// Bytes of the names and values of those nodes.
     pub(crate) bytes: u64,
@@ -35,26 +45,71 @@ impl Usage {
     fn is_empty(&self) -> bool {
         *self == Self::default()
     }
+
+    /// This usage after `delta`.
+    fn after(self, delta: Delta) -> Result<Self> {
+        Ok(Self {
+            nodes: self.nodes.checked_add(delta.nodes).ok_or_else(edquot)?,
+            bytes: self
+                .bytes
+                .checked_sub(delta.sub)
+                .and_then(|b| b.checked_add(delta.add))
+                .ok_or_else(edquot)?,
+        })
+    }
+
+    fn less(&mut self, nodes: u64, bytes: u64) {
+        self.nodes = self.nodes.saturating_sub(nodes);
+        self.bytes = self.bytes.saturating_sub(bytes);
+    }
 }
 
-/// The usage of every user that owns something. Users that own nothing have no entry.
+/// A change of usage: `nodes` nodes and `add` bytes more, `sub` bytes less.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Delta {
+    /// Nodes added.
+    pub(crate) nodes: u64,
+    /// Bytes added.
+    pub(crate) add: u64,
+    /// Bytes freed.
+    pub(crate) sub: u64,
+}
+
+/// What one user owns, and the account it is charged to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Owned {
+    /// What the user owns.
+    pub(crate) usage: Usage,
+    /// The kernel uid of the account the user is charged to.
+    pub(crate) account: u32,
+}
+
+/// The usage of every user that owns something, and of every account charged for something.
+/// Users and accounts without anything have no entry.
 pub(crate) struct Ledger {
-    owners: RBTree<u32, Usage>,
+    owners: RBTree<u32, Owned>,
+    accounts: RBTree<u32, Usage>,
 }
 
 /// A charge checked against the quota, ready to be applied by [`Ledger::commit`].
 pub(crate) struct Charge {
     uid: u32,
-    after: Usage,
+    account: u32,
+    owner_after: Usage,
+    account_after: Usage,
     /// Room for the user's entry when it has none yet.
-    reservation: Option<RBTreeNodeReservation<u32, Usage>>,
+    owner_room: Option<RBTreeNodeReservation<u32, Owned>>,
+    /// Room for the account's entry when it has none yet.
+    account_room: Option<RBTreeNodeReservation<u32, Usage>>,
 }
 
-impl Charge {
-    /// The user charged.
-    pub(crate) fn uid(&self) -> u32 {
-        self.uid
-    }
+/// A user's and its account's usage before a charge, to put back with [`Ledger::restore`].
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Snapshot {
+    uid: u32,
+    account: u32,
+    owner: Usage,
+    charged: Usage,
 }
 
 impl Ledger {
@@ -62,106 +117,175 @@ impl Ledger {
     pub(crate) fn new() -> Self {
         Self {
             owners: RBTree::new(),
+            accounts: RBTree::new(),
         }
     }
 
     /// What `uid` owns.
     pub(crate) fn usage(&self, uid: u32) -> Usage {
-        self.owners.get(&uid).copied().unwrap_or_default()
+        self.owners.get(&uid).map(|o| o.usage).unwrap_or_default()
     }
 
-    /// Every user that owns something, in uid order, with what it owns.
-    pub(crate) fn iter(&self) -> impl Iterator<Item = (&u32, &Usage)> {
+    /// What the account `account` is charged.
+    pub(crate) fn charged(&self, account: u32) -> Usage {
+        self.accounts.get(&account).copied().unwrap_or_default()
+    }
+
+    /// Every user that owns something, in uid order, with what it owns and its account.
+    pub(crate) fn owners(&self) -> impl Iterator<Item = (&u32, &Owned)> {
         self.owners.iter()
     }
 
-    /// Checks that `uid` may own `nodes` more nodes and `add` more bytes once `sub` bytes it owns
-    /// are freed, and prepares the charge. Changes nothing.
+    /// Every account charged for something, in uid order, with what it is charged.
+    pub(crate) fn accounts(&self) -> impl Iterator<Item = (&u32, &Usage)> {
+        self.accounts.iter()
+    }
+
+    /// Checks that `uid` may own what `delta` adds once what it frees is freed, and prepares the
+    /// charge. The user is charged to the account it already has,
+    /// or else to `account`. Unless `exempt` (the caller holds `CAP_SYS_ADMIN`), the account
+    /// must stay within the quota, or not grow (`EDQUOT`). Changes nothing.
     pub(crate) fn prepare(
         &self,
         uid: u32,
-        nodes: u64,
-        add: u64,
-        sub: u64,
+        account: u32,
+        delta: Delta,
         limits: &Limits,
+        exempt: bool,
     ) -> Result<Charge> {
-        let before = self.usage(uid);
-        let after = Usage {
-            nodes: before.nodes.checked_add(nodes).ok_or_else(edquot)?,
-            bytes: before
-                .bytes
-                .checked_sub(sub)
-                .and_then(|b| b.checked_add(add))
-                .ok_or_else(edquot)?,
-        };
-        if uid != ROOT_UID
-            && ((after.nodes > limits.uid_max_nodes && after.nodes > before.nodes)
-                || (after.bytes > limits.uid_max_bytes && after.bytes > before.bytes))
+        let owned = self.owners.get(&uid);
+        let account = owned.map_or(account, |o| o.account);
+        let owner_after = owned.map(|o| o.usage).unwrap_or_default().after(delta)?;
+        let before = self.charged(account);
+        let account_after = before.after(delta)?;
+        if !exempt
+            && ((account_after.nodes > limits.uid_max_nodes && account_after.nodes > before.nodes)
+                || (account_after.bytes > limits.uid_max_bytes
+                    && account_after.bytes > before.bytes))
         {
             return Err(edquot());
         }
-        let reservation = if self.owners.get(&uid).is_none() && !after.is_empty() {
+        let owner_room = match owned {
+            None if !owner_after.is_empty() => {
+                Some(RBTreeNodeReservation::new(GFP_KERNEL_ACCOUNT)?)
+            }
+            _ => None,
+        };
+        let account_room = if self.accounts.get(&account).is_none() && !account_after.is_empty() {
             Some(RBTreeNodeReservation::new(GFP_KERNEL_ACCOUNT)?)
         } else {
             None
         };
         Ok(Charge {
             uid,
-            after,
-            reservation,
+            account,
+            owner_after,
+            account_after,
+            owner_room,
+            account_room,
         })
     }
 
-    /// Applies a prepared charge. Nothing may have changed the user's usage since
-    /// [`Ledger::prepare`]: the caller holds the store's lock throughout.
-    pub(crate) fn commit(&mut self, charge: Charge) {
-        let uid = charge.uid;
-        self.commit_keeping(charge);
-        self.prune(uid);
+    /// The usage a charge would replace, for [`Ledger::restore`].
+    pub(crate) fn snapshot(&self, charge: &Charge) -> Snapshot {
+        Snapshot {
+            uid: charge.uid,
+            account: charge.account,
+            owner: self.usage(charge.uid),
+            charged: self.charged(charge.account),
+        }
     }
 
-    /// Applies a prepared charge like [`Ledger::commit`], but keeps the user's entry even when
-    /// it becomes empty, so that a transaction can restore it without allocating; the
-    /// transaction then calls [`Ledger::restore`] or [`Ledger::prune`].
+    /// Applies a prepared charge. Nothing may have changed the ledger since
+    /// [`Ledger::prepare`]: the caller holds the store's lock throughout.
+    pub(crate) fn commit(&mut self, charge: Charge) {
+        let (uid, account) = (charge.uid, charge.account);
+        self.commit_keeping(charge);
+        self.prune(uid, account);
+    }
+
+    /// Applies a prepared charge like [`Ledger::commit`], but keeps the entries even when they
+    /// become empty, so that a transaction can restore them without allocating; the transaction
+    /// then calls [`Ledger::restore`] or [`Ledger::prune`].
     pub(crate) fn commit_keeping(&mut self, charge: Charge) {
+        let owned = Owned {
+            usage: charge.owner_after,
+            account: charge.account,
+        };
         match self.owners.get_mut(&charge.uid) {
-            Some(usage) => *usage = charge.after,
+            Some(entry) => *entry = owned,
             None => {
-                if let Some(reservation) = charge.reservation {
-                    self.owners
-                        .insert(reservation.into_node(charge.uid, charge.after));
+                if let Some(room) = charge.owner_room {
+                    self.owners.insert(room.into_node(charge.uid, owned));
+                }
+            }
+        }
+        match self.accounts.get_mut(&charge.account) {
+            Some(entry) => *entry = charge.account_after,
+            None => {
+                if let Some(room) = charge.account_room {
+                    self.accounts
+                        .insert(room.into_node(charge.account, charge.account_after));
                 }
             }
         }
     }
 
-    /// Sets what `uid` owns back to `usage` (removing the entry when empty). Never allocates:
-    /// an entry that is missing is left missing, which only happens for an empty `usage`.
-    pub(crate) fn restore(&mut self, uid: u32, usage: Usage) {
-        if usage.is_empty() {
-            self.owners.remove(&uid);
-        } else if let Some(entry) = self.owners.get_mut(&uid) {
-            *entry = usage;
+    /// Sets a user's and its account's usage back to a snapshot (removing entries that become
+    /// empty). Never allocates: an entry that is missing is left missing, which only happens
+    /// when its usage in the snapshot is empty.
+    pub(crate) fn restore(&mut self, snapshot: Snapshot) {
+        if snapshot.owner.is_empty() {
+            self.owners.remove(&snapshot.uid);
+        } else if let Some(entry) = self.owners.get_mut(&snapshot.uid) {
+            entry.usage = snapshot.owner;
+        }
+        if snapshot.charged.is_empty() {
+            self.accounts.remove(&snapshot.account);
+        } else if let Some(entry) = self.accounts.get_mut(&snapshot.account) {
+            *entry = snapshot.charged;
         }
     }
 
-    /// Removes the entry of `uid` if it owns nothing.
-    pub(crate) fn prune(&mut self, uid: u32) {
+    /// Removes the entries of `uid` and `account` that are empty.
+    fn prune(&mut self, uid: u32, account: u32) {
         if self.usage(uid).is_empty() {
             self.owners.remove(&uid);
         }
+        if self.charged(account).is_empty() {
+            self.accounts.remove(&account);
+        }
     }
 
-    /// Returns `nodes` nodes and `bytes` bytes that `uid` no longer owns. Never fails; an entry
-    /// that would go below zero is clamped, which the consistency check then reports.
+    /// Removes the entries of a snapshot's user and account that are empty.
+    pub(crate) fn prune_snapshot(&mut self, snapshot: &Snapshot) {
+        self.prune(snapshot.uid, snapshot.account);
+    }
+
+    /// Returns `nodes` nodes and `bytes` bytes that `uid` no longer owns, to it and to its
+    /// account. Never fails; an entry that would go below zero is clamped, which the
+    /// consistency check then reports.
     pub(crate) fn uncharge(&mut self, uid: u32, nodes: u64, bytes: u64) {
-        let Some(usage) = self.owners.get_mut(&uid) else {
+        let Some(owned) = self.owners.get_mut(&uid) else {
             return;
         };
-        usage.nodes = usage.nodes.saturating_sub(nodes);
-        usage.bytes = usage.bytes.saturating_sub(bytes);
-        if usage.is_empty() {
-            self.owners.remove(&uid);
+        owned.usage.less(nodes, bytes);
+        let account = owned.account;
+        if let Some(charged) = self.accounts.get_mut(&account) {
+            charged.less(nodes, bytes);
+        }
+        self.prune(uid, account);
+    }
+
+    /// Charges `account` `bytes` bytes more than its users own: a corruption, for the
+    /// consistency check's tests.
+    #[cfg(CONFIG_KUNIT)]
+    pub(crate) fn charge_account(&mut self, account: u32, bytes: u64) {
+        if let Some(usage) = self.accounts.get_mut(&account) {
+            usage.bytes += bytes;
+        } else if let Ok(room) = RBTreeNodeReservation::new(GFP_KERNEL) {
+            self.accounts
+                .insert(room.into_node(account, Usage { nodes: 0, bytes }));
         }
     }
 }

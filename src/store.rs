@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! The store that every open file shares: the tree under its reader-writer lock, and the
-//! condition that watchers wait on.
+//! queues that watchers wait on ([`crate::watchers`]).
 
 use kernel::{
+    bindings,
     new_condvar,
     new_mutex,
     prelude::*,
@@ -29,7 +30,12 @@ use crate::{
         RwSem,
         WriteGuard, //
     },
-    tree::Tree, //
+    tree::Tree,
+    watchers::{
+        Wake,
+        Watchers,
+        QUEUES, //
+    },
 };
 
 /// The tree, and the condition its watchers wait on.
@@ -40,15 +46,18 @@ pub(crate) struct Store {
     /// Waits for it end when the task is killed.
     #[pin]
     tree: RwSem<Tree>,
-    /// The version of the last change whose watchers have been woken. A change, after it has
-    /// released `tree`, sets it and notifies `changed` while holding it; a watcher, after it has
-    /// released `tree`, checks it before sleeping on `changed`. Neither lock is ever held while
-    /// taking the other, and no wake-up falls between a watcher's look and its sleep.
+    /// The sleeping watchers and the version of the last change whose watchers have been
+    /// woken. A change, after it has released `tree`, publishes its version here and learns
+    /// which queues to notify; a watcher, after it has released `tree`, checks the version and
+    /// counts itself in before sleeping on its queue. Neither lock is ever held while taking the
+    /// other, and no wake-up falls between a watcher's look and its sleep.
     #[pin]
-    published: Mutex<u64>,
-    /// Notified after every change of the tree; watchers wait on it with `published`.
+    watchers: Mutex<Watchers>,
+    /// The queues watchers sleep on, with `watchers`, chosen by the path they watch.
     #[pin]
-    changed: CondVar,
+    queues: [CondVar; QUEUES],
+    /// The key of the hash that chooses a path's queue: random, drawn at load.
+    key: u64,
 }
 
 /// How long a watch waits for a change.
@@ -73,11 +82,15 @@ pub(crate) struct Change {
 impl Store {
     /// A store holding an empty tree under `limits`.
     pub(crate) fn new(limits: Limits) -> Result<Arc<Self>> {
+        // SAFETY: `get_random_u64` may be called from any context once the random pool is up,
+        // which it is before modules load.
+        let key = unsafe { bindings::get_random_u64() };
         Arc::pin_init(
             try_pin_init!(Self {
                 tree <- new_rwsem!(Tree::new(limits)?),
-                published <- new_mutex!(0),
-                changed <- new_condvar!(),
+                watchers <- new_mutex!(Watchers::new(key)?),
+                queues <- pin_init::pin_init_array_from_fn(|_| new_condvar!()),
+                key,
             }),
             GFP_KERNEL,
         )
@@ -121,11 +134,22 @@ impl Store {
         let before = tree.sequence();
         let result = f(&mut tree);
         let after = tree.sequence();
+        if after == before {
+            return result;
+        }
+        // What to wake, from the log, while it still holds the changes.
+        let key = self.key;
+        let wake = match tree.events().since(before) {
+            Some(events) => events.fold(Wake::default(), |mut wake, event| {
+                wake.add(key, event);
+                wake
+            }),
+            None => Wake::ALL,
+        };
         drop(tree);
-        if after != before {
-            let mut published = self.published.lock();
-            *published = (*published).max(after);
-            self.changed.notify_all();
+        let queues = self.watchers.lock().publish(after, wake);
+        for queue in queues.iter().filter_map(|i| self.queues.get(i)) {
+            queue.notify_all();
         }
         result
     }
@@ -181,35 +205,43 @@ impl Store {
             if let Wait::No = wait {
                 return Err(ETIMEDOUT);
             }
-            let mut published = self.published.lock();
-            // Sleep only while no change past what was scanned has been published.
-            while *published <= scanned {
-                let jiffies = match wait {
-                    Wait::For(jiffies) => jiffies,
-                    Wait::No | Wait::Forever => Jiffies::MAX,
+            let mut watchers = self.watchers.lock();
+            // Counted in, the watcher is woken by every change that may concern it.
+            let queue = watchers.count(path.as_bytes(), true);
+            let slept: Result = 'sleep: {
+                let Some(queue) = self.queues.get(queue) else {
+                    break 'sleep Err(EINVAL);
                 };
-                match self
-                    .changed
-                    .wait_interruptible_timeout(&mut published, jiffies)
-                {
-                    CondVarTimeoutResult::Woken { jiffies } => {
-                        if let Wait::For(_) = wait {
-                            wait = Wait::For(jiffies);
+                // Sleep only while no change past what was scanned has been published.
+                while watchers.published <= scanned {
+                    let jiffies = match wait {
+                        Wait::For(jiffies) => jiffies,
+                        Wait::No | Wait::Forever => Jiffies::MAX,
+                    };
+                    match queue.wait_interruptible_timeout(&mut watchers, jiffies) {
+                        CondVarTimeoutResult::Woken { jiffies } => {
+                            if let Wait::For(_) = wait {
+                                wait = Wait::For(jiffies);
+                            }
+                        }
+                        // Look once more: a change may have come with the timeout.
+                        CondVarTimeoutResult::Timeout => {
+                            wait = Wait::No;
+                            break;
+                        }
+                        CondVarTimeoutResult::Signal { .. } => {
+                            break 'sleep Err(match wait {
+                                Wait::Forever => ERESTARTSYS,
+                                _ => EINTR,
+                            });
                         }
                     }
-                    // Look once more: a change may have come with the timeout.
-                    CondVarTimeoutResult::Timeout => {
-                        wait = Wait::No;
-                        break;
-                    }
-                    CondVarTimeoutResult::Signal { .. } => {
-                        return Err(match wait {
-                            Wait::Forever => ERESTARTSYS,
-                            _ => EINTR,
-                        });
-                    }
                 }
-            }
+                Ok(())
+            };
+            watchers.count(path.as_bytes(), false);
+            drop(watchers);
+            slept?;
         }
     }
 }

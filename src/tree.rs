@@ -358,7 +358,11 @@ mod tests {
     }
 
     fn user(uid: u32) -> Caller {
-        Caller { uid, admin: false }
+        Caller {
+            uid,
+            account: uid,
+            admin: false,
+        }
     }
 
     fn value(bytes: &[u8]) -> Result<Value> {

@@ -48,6 +48,7 @@ use crate::{
     path::Path,
     quota::{
         Charge,
+        Delta,
         Ledger, //
     },
     uapi,
@@ -112,6 +113,16 @@ fn may_delete_below(top: &Node, caller: &Caller, max_depth: u32) -> Result {
     })
 }
 
+/// How much of a store limit of `max`, of which `reserve` is kept for `CAP_SYS_ADMIN`, `caller`
+/// may fill.
+fn room_for(caller: &Caller, max: u64, reserve: u64) -> u64 {
+    if caller.admin {
+        max
+    } else {
+        max.saturating_sub(reserve)
+    }
+}
+
 /// Returns everything below `top`, a tree at most `max_depth` deep, to its owners' quotas in
 /// `ledger`, and counts it: the number of nodes and bytes. Fails (`ENOMEM`) only before it
 /// changes anything.
@@ -138,7 +149,7 @@ impl Tree {
     fn commit_charge(&mut self, charge: Charge) {
         match self.txn.as_mut() {
             Some(txn) => {
-                txn.note_usage(charge.uid(), self.ledger.usage(charge.uid()));
+                txn.note_usage(self.ledger.snapshot(&charge));
                 self.ledger.commit_keeping(charge);
             }
             None => self.ledger.commit(charge),
@@ -233,9 +244,22 @@ impl Tree {
             .checked_add(value_len)
             .filter(|&b| b <= self.limits.max_bytes)
             .ok_or(ENOSPC)?;
-        let charge = self
-            .ledger
-            .prepare(node.owner, 0, value_len, old_len, &self.limits)?;
+        if bytes > room_for(caller, self.limits.max_bytes, self.limits.reserve_bytes)
+            && bytes > self.bytes
+        {
+            return Err(ENOSPC.into());
+        }
+        let charge = self.ledger.prepare(
+            node.owner,
+            node.owner,
+            Delta {
+                nodes: 0,
+                add: value_len,
+                sub: old_len,
+            },
+            &self.limits,
+            caller.admin,
+        )?;
         let event = Event::new(seq, EventKind::Changed, path)?;
         let old = super::txn::Replaced {
             value: node.value.replace(value),
@@ -286,7 +310,7 @@ impl Tree {
         let nodes = self
             .nodes
             .checked_add(new_nodes)
-            .filter(|&n| n <= self.limits.max_nodes)
+            .filter(|&n| n <= room_for(caller, self.limits.max_nodes, self.limits.reserve_nodes))
             .ok_or(ENOSPC)?;
         let added = names_len
             .checked_add(value.len().into_safe_cast())
@@ -294,11 +318,19 @@ impl Tree {
         let bytes = self
             .bytes
             .checked_add(added)
-            .filter(|&b| b <= self.limits.max_bytes)
+            .filter(|&b| b <= room_for(caller, self.limits.max_bytes, self.limits.reserve_bytes))
             .ok_or(ENOSPC)?;
-        let charge = self
-            .ledger
-            .prepare(caller.uid, new_nodes, added, 0, &self.limits)?;
+        let charge = self.ledger.prepare(
+            caller.uid,
+            caller.account,
+            Delta {
+                nodes: new_nodes,
+                add: added,
+                sub: 0,
+            },
+            &self.limits,
+            caller.admin,
+        )?;
         let event = Event::created(seq, path, existing)?;
         let new = NewNodes {
             version: seq,

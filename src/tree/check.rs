@@ -50,8 +50,8 @@ impl Tree {
     pub(crate) fn check(&self) -> Result<CheckReport> {
         // What each owner should own, in uid order: the ledger's users, counted afresh.
         let mut owners = Owners::new();
-        for (&uid, usage) in self.ledger.iter() {
-            if *usage == Usage::default() {
+        for (&uid, owned) in self.ledger.owners() {
+            if owned.usage == Usage::default() {
                 return Err(broken("ledger keeps an empty entry for uid", uid.into()));
             }
             owners.push((uid, Usage::default()), GFP_KERNEL)?;
@@ -143,9 +143,35 @@ impl Tree {
         if nodes > self.limits.max_nodes || bytes > self.limits.max_bytes {
             return Err(broken("store over its limits", nodes));
         }
-        for (&(uid, counted), (_, &usage)) in owners.iter().zip(self.ledger.iter()) {
-            if counted != usage {
+        for (&(uid, counted), (_, owned)) in owners.iter().zip(self.ledger.owners()) {
+            if counted != owned.usage {
                 return Err(broken("ledger differs from the nodes for uid", uid.into()));
+            }
+        }
+        self.check_accounts()
+    }
+
+    /// Checks that each account is charged exactly what its users own.
+    fn check_accounts(&self) -> Result {
+        let mut accounts = Owners::new();
+        for (&account, usage) in self.ledger.accounts() {
+            if *usage == Usage::default() {
+                return Err(broken("ledger keeps an empty account", account.into()));
+            }
+            accounts.push((account, Usage::default()), GFP_KERNEL)?;
+        }
+        for (_, owned) in self.ledger.owners() {
+            let i = accounts
+                .binary_search_by_key(&owned.account, |&(account, _)| account)
+                .map_err(|_| broken("account missing from the ledger", owned.account.into()))?;
+            if let Some((_, usage)) = accounts.get_mut(i) {
+                usage.nodes += owned.usage.nodes;
+                usage.bytes += owned.usage.bytes;
+            }
+        }
+        for (&(account, counted), (_, &usage)) in accounts.iter().zip(self.ledger.accounts()) {
+            if counted != usage {
+                return Err(broken("account differs from its users", account.into()));
             }
         }
         Ok(())
@@ -200,6 +226,7 @@ mod tests {
         let mut t = Tree::new(limits())?;
         let user = Caller {
             uid: 1000,
+            account: 1000,
             admin: false,
         };
         let set = |t: &mut Tree, path: &[u8], who: &Caller, opts: SetOptions| -> Result {
@@ -273,8 +300,27 @@ mod tests {
         })?;
         // A user charged more than it owns.
         caught(|t| {
-            let charge = t.ledger.prepare(1000, 1, 0, 0, &limits())?;
+            let charge = t.ledger.prepare(
+                1000,
+                1000,
+                crate::quota::Delta {
+                    nodes: 1,
+                    ..Default::default()
+                },
+                &limits(),
+                false,
+            )?;
             t.ledger.commit(charge);
+            Ok(())
+        })?;
+        // An account charged more than its users own.
+        caught(|t| {
+            t.ledger.charge_account(1000, 1);
+            Ok(())
+        })?;
+        // An account charged that none of its users own.
+        caught(|t| {
+            t.ledger.charge_account(77, 1);
             Ok(())
         })?;
         // A node whose owner has no ledger entry.

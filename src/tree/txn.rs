@@ -30,7 +30,7 @@ use crate::{
     events::Event,
     num::FromSafeCast,
     path::Path,
-    quota::Usage,
+    quota::Snapshot,
     value::Value, //
 };
 
@@ -109,7 +109,7 @@ pub(crate) struct Txn {
     /// One note per change, in order. Room for every change is reserved up front.
     undo: KVVec<Undo>,
     /// Each charged user's usage before the charge, in order.
-    usages: KVVec<(u32, Usage)>,
+    usages: KVVec<Snapshot>,
     /// The changes, recorded for watchers when it commits.
     events: KVVec<Event>,
 }
@@ -135,8 +135,8 @@ impl Txn {
         }
     }
 
-    pub(super) fn note_usage(&mut self, uid: u32, before: Usage) {
-        let _ = self.usages.push_within_capacity((uid, before));
+    pub(super) fn note_usage(&mut self, before: Snapshot) {
+        let _ = self.usages.push_within_capacity(before);
     }
 
     pub(super) fn note_event(&mut self, event: Event) {
@@ -273,8 +273,8 @@ impl Tree {
                 }
             }
         }
-        while let Some((uid, usage)) = txn.usages.pop() {
-            self.ledger.restore(uid, usage);
+        while let Some(snapshot) = txn.usages.pop() {
+            self.ledger.restore(snapshot);
         }
         (self.nodes, self.bytes, self.sequence) = txn.saved;
     }
@@ -294,8 +294,8 @@ impl Tree {
                 self.destroy_children(children, true);
             }
         }
-        for &(uid, _) in txn.usages.iter() {
-            self.ledger.prune(uid);
+        for snapshot in txn.usages.iter() {
+            self.ledger.prune_snapshot(snapshot);
         }
         for event in txn.events.drain_all() {
             self.events.record(event);
