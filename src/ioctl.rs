@@ -564,7 +564,9 @@ impl OpenFile {
         // Fail on an argument we cannot write back before changing anything.
         arg.probe(&a)?;
         match self.store.change(|t| t.transaction(&mut ops, &self.caller)) {
-            Ok(version) => {
+            Ok((version, deleted)) => {
+                // Freed here, outside the lock.
+                drop(deleted);
                 a.version = version;
                 writer.write(&a)
             }

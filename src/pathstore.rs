@@ -22,6 +22,7 @@ mod path;
 mod quota;
 mod registration;
 mod rwsem;
+mod sched;
 mod store;
 mod text;
 mod tree;

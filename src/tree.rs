@@ -691,7 +691,7 @@ mod tests {
             TxnOp::Delete(pd, true, None),
             TxnOp::CheckAbsent(pd),
         ];
-        let version = t
+        let (version, _) = t
             .transaction(&mut working, &alice)
             .map_err(|f| Error::from(f.error))?;
         // Its three changes take consecutive versions.

@@ -27,6 +27,7 @@ use super::{
         NewNodes,
         Subtree, //
     },
+    txn::Uncharges,
     Tree,
 };
 use crate::{
@@ -613,17 +614,20 @@ impl Tree {
 
     /// In a transaction: takes the node `name` at `path` and everything below it out of the tree
     /// as the change `seq`, but keeps it, to be freed when the transaction commits or put back
-    /// if it fails. The quota is returned when it commits. Returns the number of nodes and bytes
-    /// taken out.
+    /// if it fails. The quota is returned when it commits, from a list gathered here. Returns the
+    /// number of nodes and bytes taken out.
     fn detach(&mut self, path: &Path<'_>, name: &[u8], seq: u64) -> Result<(u64, u64)> {
-        // Count what goes before changing anything: the walk allocates.
+        // Count what goes before changing anything: the walk and the list allocate.
         let node = self.root.descend(path.components()).ok_or(ENOENT)?;
-        let mut nodes = 1u64;
-        let mut bytes = u64::from_safe_cast(name.len()) + node.value_len();
+        let mut uncharges = Uncharges::new();
+        let own = u64::from_safe_cast(name.len()) + node.value_len();
+        uncharges.add(node.owner, own)?;
+        let (mut nodes, mut bytes) = (1u64, own);
         walk(node, self.limits.max_depth, |name, node, _| {
+            let own = u64::from_safe_cast(name.len()) + node.value_len();
             nodes += 1;
-            bytes += u64::from_safe_cast(name.len()) + node.value_len();
-            Ok(())
+            bytes += own;
+            uncharges.add(node.owner, own)
         })?;
         let parent = self
             .root
@@ -631,7 +635,7 @@ impl Tree {
             .ok_or(ENOENT)?;
         let (removed, child_version) = parent.remove_child(name, seq).ok_or(ENOENT)?;
         if let Some(txn) = self.txn.as_mut() {
-            txn.note_deleted(removed, child_version);
+            txn.note_deleted(removed, child_version, uncharges);
         }
         Ok((nodes, bytes))
     }

@@ -22,6 +22,7 @@ use crate::{
         FromSafeCast,
         IntoSafeCast, //
     },
+    sched::Resched,
 };
 
 /// The current time for node timestamps, in nanoseconds since the epoch.
@@ -232,7 +233,9 @@ pub(super) fn walk<'a>(
         .push_within_capacity(children.iter())
         .map_err(|_| EINVAL)?;
     let mut depth = 1u32;
+    let mut resched = Resched::default();
     while let Some(level) = stack.last_mut() {
+        resched.tick();
         let Some((name, node)) = level.next() else {
             stack.pop();
             depth = depth.saturating_sub(1);

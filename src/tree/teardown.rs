@@ -21,6 +21,7 @@ use crate::{
     bytes::Name,
     num::FromSafeCast,
     path::Path,
+    sched::Resched,
     value::Value, //
 };
 
@@ -115,7 +116,9 @@ fn free_levels(
     mut f: impl FnMut(&Name, &Node),
 ) {
     let mut pending = Some(children);
+    let mut resched = Resched::default();
     loop {
+        resched.tick();
         if let Some(children) = pending.take() {
             if let Err(full) = stack.push_within_capacity(children) {
                 // Deeper than `max_depth`, which the tree never is: free it recursively.
@@ -163,6 +166,14 @@ impl Subtree {
     /// out, so that taking it out cannot fail.
     pub(super) fn reserve(max_depth: u32) -> Result<Self> {
         let levels = usize::from_safe_cast(max_depth) + 1;
+        Ok(Self {
+            stack: KVVec::with_capacity(levels, GFP_KERNEL_ACCOUNT)?,
+        })
+    }
+
+    /// Room to free `subtrees` subtrees, each at most `max_depth` deep.
+    pub(super) fn reserve_for(max_depth: u32, subtrees: usize) -> Result<Self> {
+        let levels = usize::from_safe_cast(max_depth) + 1 + subtrees;
         Ok(Self {
             stack: KVVec::with_capacity(levels, GFP_KERNEL_ACCOUNT)?,
         })

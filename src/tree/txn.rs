@@ -6,8 +6,9 @@
 //! [`Tree::delete`], which note in the [`Txn`] how to undo what they did: the value a set
 //! replaced, the first node a set created, the subtree a delete took out (kept, not freed), and
 //! each user's usage before a charge. When an operation fails, the notes are undone in reverse
-//! order, which never allocates; when all succeed, the deleted subtrees are freed and the
-//! changes recorded for watchers. The changes take consecutive versions, as they would one by
+//! order, which never allocates; when all succeed, the deleted subtrees are returned to their
+//! owners' quotas (from a list of charges gathered when they were taken out) and handed back to
+//! be freed after the store's lock is released, and the changes are recorded for watchers. The changes take consecutive versions, as they would one by
 //! one; nobody sees the store between them, since the tree's lock is held throughout.
 
 use kernel::{
@@ -17,6 +18,7 @@ use kernel::{
 
 use super::{
     node::Node,
+    teardown::Subtree,
     SetOptions,
     Tree, //
 };
@@ -28,7 +30,6 @@ use crate::{
         StoreResult, //
     },
     events::Event,
-    num::FromSafeCast,
     path::Path,
     quota::Snapshot,
     value::Value, //
@@ -96,8 +97,31 @@ enum Undo {
     /// A set created the path's components from this index on; their parent's `child_version`
     /// was this.
     Created(usize, usize, u64),
-    /// A delete took this subtree out of its parent, whose `child_version` was this.
-    Deleted(usize, RBTreeNode<Name, Node>, u64),
+    /// A delete took this subtree out of its parent, whose `child_version` was this; what it
+    /// returns to the quotas when the transaction commits.
+    Deleted(usize, RBTreeNode<Name, Node>, u64, Uncharges),
+}
+
+/// What a deleted subtree returns to each owner's quota: `(owner, nodes, bytes)`, one entry per
+/// run of nodes of the same owner in the walk (one in all for a subtree of one owner).
+pub(super) struct Uncharges(KVVec<(u32, u64, u64)>);
+
+impl Uncharges {
+    /// None yet.
+    pub(super) fn new() -> Self {
+        Self(KVVec::new())
+    }
+
+    /// Adds a node of `owner` holding `bytes` bytes. Fails (`ENOMEM`) only to grow the list.
+    pub(super) fn add(&mut self, owner: u32, bytes: u64) -> Result {
+        if let Some(last) = self.0.last_mut().filter(|last| last.0 == owner) {
+            last.1 += 1;
+            last.2 += bytes;
+            return Ok(());
+        }
+        self.0.push((owner, 1, bytes), GFP_KERNEL_ACCOUNT)?;
+        Ok(())
+    }
 }
 
 /// A transaction in progress.
@@ -112,6 +136,8 @@ pub(crate) struct Txn {
     usages: KVVec<Snapshot>,
     /// The changes, recorded for watchers when it commits.
     events: KVVec<Event>,
+    /// Room to free every subtree it deletes, after the lock is released.
+    freed: Subtree,
 }
 
 impl Txn {
@@ -125,12 +151,15 @@ impl Txn {
             .push_within_capacity(Undo::Created(self.op, first_new, child_version));
     }
 
-    pub(super) fn note_deleted(&mut self, node: RBTreeNode<Name, Node>, child_version: u64) {
+    pub(super) fn note_deleted(
+        &mut self,
+        node: RBTreeNode<Name, Node>,
+        child_version: u64,
+        uncharges: Uncharges,
+    ) {
         // Room was reserved for one note per change, so this keeps the subtree.
-        if let Err(full) =
-            self.undo
-                .push_within_capacity(Undo::Deleted(self.op, node, child_version))
-        {
+        let undo = Undo::Deleted(self.op, node, child_version, uncharges);
+        if let Err(full) = self.undo.push_within_capacity(undo) {
             drop(full);
         }
     }
@@ -146,23 +175,34 @@ impl Txn {
 
 impl Tree {
     /// Applies `ops` in order for `caller`, all or nothing. Returns the version of its last
-    /// change (the current version if it only checks).
+    /// change (the current version if it only checks), and what it deleted, to be freed (by
+    /// dropping it) after the store's lock is released.
     pub(crate) fn transaction(
         &mut self,
         ops: &mut [TxnOp<'_>],
         caller: &Caller,
-    ) -> Result<u64, TxnFailure> {
+    ) -> Result<(u64, Subtree), TxnFailure> {
         let early = |_| TxnFailure {
             index: None,
             error: ENOMEM.into(),
         };
         let changes = ops.iter().filter(|op| op.changes()).count();
+        let deletes = ops
+            .iter()
+            .filter(|op| matches!(op, TxnOp::Delete(..)))
+            .count();
+        let freed = if deletes > 0 {
+            Subtree::reserve_for(self.limits.max_depth, deletes)?
+        } else {
+            Subtree::empty()
+        };
         let txn = Txn {
             op: 0,
             saved: (self.nodes, self.bytes, self.sequence),
             undo: KVVec::with_capacity(changes, GFP_KERNEL_ACCOUNT).map_err(early)?,
             usages: KVVec::with_capacity(changes, GFP_KERNEL_ACCOUNT).map_err(early)?,
             events: KVVec::with_capacity(changes, GFP_KERNEL_ACCOUNT).map_err(early)?,
+            freed,
         };
         self.txn = Some(txn);
         for index in 0..ops.len() {
@@ -190,8 +230,7 @@ impl Tree {
                 });
             }
         }
-        self.finish();
-        Ok(self.sequence)
+        Ok((self.sequence, self.finish()))
     }
 
     fn apply(&mut self, op: &mut TxnOp<'_>, caller: &Caller) -> StoreResult {
@@ -256,7 +295,7 @@ impl Tree {
                         self.destroy_children(children, false);
                     }
                 }
-                Undo::Deleted(op, node, child_version) => {
+                Undo::Deleted(op, node, child_version, _) => {
                     let Some(op) = ops.get(op) else { continue };
                     let path = op.path();
                     let parents = path.components().take(path.depth().saturating_sub(1));
@@ -279,19 +318,20 @@ impl Tree {
         (self.nodes, self.bytes, self.sequence) = txn.saved;
     }
 
-    /// Makes the transaction's changes final: frees what it deleted, returning the quota, and
-    /// records its changes for watchers.
-    fn finish(&mut self) {
+    /// Makes the transaction's changes final: returns what it deleted to the quotas, and
+    /// records its changes for watchers. Returns the deleted subtrees, to be freed after the
+    /// lock is released.
+    fn finish(&mut self) -> Subtree {
         let Some(mut txn) = self.txn.take() else {
-            return;
+            return Subtree::empty();
         };
         while let Some(undo) = txn.undo.pop() {
-            if let Undo::Deleted(_, node, _) = undo {
-                let (name, mut node) = node.to_key_value();
-                let own = u64::from_safe_cast(name.len()) + node.value_len();
-                self.ledger.uncharge(node.owner, 1, own);
-                let children = node.take_children();
-                self.destroy_children(children, true);
+            if let Undo::Deleted(_, node, _, uncharges) = undo {
+                for &(owner, nodes, bytes) in uncharges.0.iter() {
+                    self.ledger.uncharge(owner, nodes, bytes);
+                }
+                let (_, mut node) = node.to_key_value();
+                txn.freed.hold(node.take_children());
             }
         }
         for snapshot in txn.usages.iter() {
@@ -300,5 +340,6 @@ impl Tree {
         for event in txn.events.drain_all() {
             self.events.record(event);
         }
+        txn.freed
     }
 }
