@@ -127,19 +127,19 @@ check "kmemleak is active before the tests" kmemleak_active
 echo clear >$kmemleak 2>/dev/null
 
 echo "== integration tests (Rust client library, default limits)"
-default_filters="--skip limits:: --skip heavy:: --skip access:: --skip tenants:: --skip stress::"
+default_filters="--skip limits:: --skip heavy:: --skip access:: --skip tenants:: --skip reserve:: --skip stress::"
 # Every test of the binary (the worker body aside, counted exactly) in exactly one pass.
 # shellcheck disable=SC2086
 all=$("$INTEGRATION" --list | grep -c ': test$') workers=$("$INTEGRATION" --list --exact worker_process | grep -c ': test$')
 # shellcheck disable=SC2086
 default=$(it_count "$INTEGRATION" $default_filters)
 limits=$(it_count "$INTEGRATION" limits::) access=$(it_count "$INTEGRATION" access:: tenants::)
-heavy=$(it_count "$INTEGRATION" heavy:: stress::)
-if [ "$workers" -eq 1 ] && [ $((default + limits + access + heavy + workers)) -eq "$all" ]; then
+reserve=$(it_count "$INTEGRATION" reserve::) heavy=$(it_count "$INTEGRATION" heavy:: stress::)
+if [ "$workers" -eq 1 ] && [ $((default + limits + access + reserve + heavy + workers)) -eq "$all" ]; then
 	mark_check ok "the integration passes run every test once"
 else
 	mark_check fail "the integration passes run every test once" \
-		"$default + $limits + $access + $heavy tests in the passes and $workers worker_process, $all in the binary"
+		"$default + $limits + $access + $reserve + $heavy tests in the passes and $workers worker_process, $all in the binary"
 fi
 # shellcheck disable=SC2086
 it_pass it-default "$INTEGRATION" $default_filters
@@ -208,6 +208,14 @@ if check "insmod with dev_mode=0666 and small per-user quotas" \
 	check "rmmod after the access pass" rmmod pathstore
 fi
 
+echo "== a store users can fill: what is reserved for CAP_SYS_ADMIN"
+if check "insmod with a small store and a reserve" \
+	insmod $ko dev_mode=0666 max_nodes=600 reserve_nodes=64 max_bytes=65536 reserve_bytes=4096 \
+	uid_max_nodes=16 uid_max_bytes=1024; then
+	it_pass it-reserve /tmp/integration reserve::
+	check "rmmod after the reserve pass" rmmod pathstore
+fi
+
 echo "== module parameters out of range are refused at load"
 refused() { # parameter=value: insmod fails, and the kernel log names the parameter
 	if insmod $ko "$1" 2>/dev/null; then
@@ -217,8 +225,9 @@ refused() { # parameter=value: insmod fails, and the kernel log names the parame
 	fi
 	dmesg | grep -q "module parameter $1 is out of range"
 }
-tap_begin params 3
+tap_begin params 4
 t "insmod max_depth=5000 fails and the log says why" refused max_depth=5000
+t "insmod reserve_nodes=4194304 (all of max_nodes) fails and the log says why" refused reserve_nodes=4194304
 t "insmod watch_events=0 fails and the log says why" refused watch_events=0
 t "insmod dev_mode=4095 fails and the log says why" refused dev_mode=4095
 tap_end

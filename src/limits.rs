@@ -21,9 +21,9 @@ pub(crate) struct Limits {
     pub(crate) reserve_nodes: u64,
     /// Bytes of `max_bytes` that only `CAP_SYS_ADMIN` may use.
     pub(crate) reserve_bytes: u64,
-    /// Most nodes one user other than root may own.
+    /// Most nodes one account may be charged for, unless the change is made by `CAP_SYS_ADMIN`.
     pub(crate) uid_max_nodes: u64,
-    /// Most bytes of names and values one user other than root may own.
+    /// Most bytes one account may be charged for, unless the change is made by `CAP_SYS_ADMIN`.
     pub(crate) uid_max_bytes: u64,
     /// Changes the event log keeps for watches.
     pub(crate) watch_events: u32,

@@ -6,6 +6,10 @@
 //! change wakes only the queues of watchers it may concern: those of the changed path and of its
 //! ancestors (watches of the node, subtree watches above it, and watches of a node the change
 //! created as a parent), and for a deletion those of every watched path below the deleted one.
+//! Each queue counts its sleepers by a second part of the hash of their path (a signature), and
+//! a change of a path wakes its queue only when a sleeper has the path's signature: a change and
+//! an unrelated watch share a queue once in 64, and then wake it once in 4096.
+//!
 //! So a change costs the watchers of unrelated paths nothing, however many there are; a watcher
 //! woken for a change that does not concern it (it shares a queue with one that does) looks at
 //! the log and sleeps again. The hash is keyed with a random number drawn at load, so that no
@@ -39,16 +43,27 @@ impl QueueSet {
     }
 }
 
-/// Calls `f` with the queue of each ancestor of `path` (a normalised path: `/` or components
-/// without a trailing `/`), root first, and then with the queue of `path` itself and `true`.
-fn for_each_prefix(key: u64, path: &[u8], mut f: impl FnMut(usize, bool)) {
+/// Where the watchers of a path sleep: a queue, and the path's signature in it (both less than
+/// [`QUEUES`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Slot {
+    queue: usize,
+    sig: usize,
+}
+
+/// Calls `f` with the slot of each ancestor of `path` (a normalised path: `/` or components
+/// without a trailing `/`), root first, and then with the slot of `path` itself and `true`.
+fn for_each_prefix(key: u64, path: &[u8], mut f: impl FnMut(Slot, bool)) {
     // FNV-1a over the bytes, from a keyed start: the hash of each prefix is the running hash
     // where the prefix ends.
     const PRIME: u64 = 0x100_0000_01b3;
-    let queue = |h: u64| -> usize {
+    let queue = |h: u64| -> Slot {
         let mixed = (h ^ (h >> 29)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        // The top 6 bits: less than `QUEUES`.
-        usize::try_from(mixed >> 58).unwrap_or(0)
+        // The top 6 bits and the 6 below them: each less than `QUEUES`.
+        Slot {
+            queue: usize::try_from(mixed >> 58).unwrap_or(0),
+            sig: usize::try_from((mixed >> 52) & 63).unwrap_or(0),
+        }
     };
     let mut h = key ^ 0xcbf2_9ce4_8422_2325;
     for (i, &b) in path.iter().enumerate() {
@@ -71,27 +86,40 @@ pub(crate) struct Watchers {
     pub(crate) published: u64,
     /// The key of the path hash.
     key: u64,
-    /// Sleeping watchers on each queue.
-    sleeping: [u32; QUEUES],
+    /// `sleeping[i][s]`: sleeping watchers on queue `i` whose path has the signature `s`.
+    sleeping: KBox<[[u32; QUEUES]; QUEUES]>,
     /// `below[i][j]`: sleeping watchers on queue `j` whose path is below a path of queue `i`.
     below: KBox<[[u32; QUEUES]; QUEUES]>,
 }
 
 /// The queues a change must wake, found in the tree's log while its lock is held, and resolved
 /// against the sleeping watchers by [`Watchers::publish`].
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug)]
 pub(crate) struct Wake {
-    /// The queues of the changed paths and their ancestors.
-    paths: QueueSet,
+    /// `paths[i]`: the signatures of the changed paths and their ancestors in queue `i`.
+    paths: [QueueSet; QUEUES],
     /// The queues of the deleted paths: watchers below them are woken too.
     deleted: QueueSet,
+    /// Every queue: for changes the log no longer holds.
+    all: bool,
+}
+
+impl Default for Wake {
+    /// Nothing to wake.
+    fn default() -> Self {
+        Self {
+            all: false,
+            ..Self::ALL
+        }
+    }
 }
 
 impl Wake {
     /// Every watcher: for changes the log no longer holds.
     pub(crate) const ALL: Self = Self {
-        paths: QueueSet::ALL,
-        deleted: QueueSet::ALL,
+        paths: [QueueSet(0); QUEUES],
+        deleted: QueueSet(0),
+        all: true,
     };
 
     /// Adds the queues that `event` concerns.
@@ -101,10 +129,12 @@ impl Wake {
             return;
         }
         let deleted = event.kind == EventKind::Deleted;
-        for_each_prefix(key, &event.path, |queue, itself| {
-            self.paths.add(queue);
+        for_each_prefix(key, &event.path, |slot, itself| {
+            if let Some(sigs) = self.paths.get_mut(slot.queue) {
+                sigs.add(slot.sig);
+            }
             if itself && deleted {
-                self.deleted.add(queue);
+                self.deleted.add(slot.queue);
             }
         });
     }
@@ -116,7 +146,7 @@ impl Watchers {
         Ok(Self {
             published: 0,
             key,
-            sleeping: [0; QUEUES],
+            sleeping: KBox::init(pin_init::init_zeroed(), GFP_KERNEL)?,
             below: KBox::init(pin_init::init_zeroed(), GFP_KERNEL)?,
         })
     }
@@ -130,32 +160,39 @@ impl Watchers {
                 count.saturating_sub(1)
             }
         };
-        let mut own = 0;
-        for_each_prefix(self.key, path, |queue, itself| {
+        let mut own = Slot { queue: 0, sig: 0 };
+        for_each_prefix(self.key, path, |slot, itself| {
             if itself {
-                own = queue;
+                own = slot;
             }
         });
-        if let Some(count) = self.sleeping.get_mut(own) {
+        let sleeping = self.sleeping.get_mut(own.queue);
+        if let Some(count) = sleeping.and_then(|row| row.get_mut(own.sig)) {
             step(count);
         }
         let below = &mut *self.below;
-        for_each_prefix(self.key, path, |queue, itself| {
-            let row = below.get_mut(queue).filter(|_| !itself);
-            if let Some(count) = row.and_then(|row| row.get_mut(own)) {
+        for_each_prefix(self.key, path, |slot, itself| {
+            let row = below.get_mut(slot.queue).filter(|_| !itself);
+            if let Some(count) = row.and_then(|row| row.get_mut(own.queue)) {
                 step(count);
             }
         });
-        own
+        own.queue
     }
 
     /// Publishes the change `version`, which concerns `wake`, and returns the queues that have
     /// watchers to wake.
     pub(crate) fn publish(&mut self, version: u64, wake: Wake) -> QueueSet {
         self.published = self.published.max(version);
+        if wake.all {
+            return QueueSet::ALL;
+        }
         let mut queues = QueueSet::default();
-        for queue in wake.paths.iter() {
-            if self.sleeping.get(queue).is_some_and(|&n| n > 0) {
+        for (queue, (sigs, sleeping)) in wake.paths.iter().zip(self.sleeping.iter()).enumerate() {
+            if sigs
+                .iter()
+                .any(|sig| sleeping.get(sig).is_some_and(|&n| n > 0))
+            {
                 queues.add(queue);
             }
         }
@@ -200,20 +237,20 @@ mod tests {
     #[test]
     fn prefixes() {
         // The queue of a path is the queue it has as an ancestor of a longer path.
-        let mut own = 0;
+        let mut own = Slot { queue: 0, sig: 0 };
         for_each_prefix(KEY, b"/a/bc", |q, itself| {
             if itself {
                 own = q;
             }
         });
-        let mut seen = KVVec::<(usize, bool)>::new();
+        let mut seen = KVVec::<(Slot, bool)>::new();
         for_each_prefix(KEY, b"/a/bc/d", |q, itself| {
             let _ = seen.push((q, itself), GFP_KERNEL);
         });
         assert_eq!(seen.len(), 4);
         assert_eq!(seen.get(2).copied(), Some((own, false)));
         assert_eq!(seen.get(3).map(|s| s.1), Some(true));
-        let mut root = KVVec::<(usize, bool)>::new();
+        let mut root = KVVec::<(Slot, bool)>::new();
         for_each_prefix(KEY, b"/", |q, itself| {
             let _ = root.push((q, itself), GFP_KERNEL);
         });
@@ -240,7 +277,7 @@ mod tests {
         assert_eq!(woken(&mut w, EventKind::Deleted, b"/other")?, nobody);
         assert_eq!(woken(&mut w, EventKind::Changed, b"/m")?, nobody);
         // A change the log lost wakes everyone.
-        assert_eq!(w.publish(2, Wake::ALL), mine);
+        assert_eq!(w.publish(2, Wake::ALL), QueueSet::ALL);
         // Counted out, the watcher is woken by nothing.
         assert_eq!(w.count(b"/m/x", false), q);
         assert_eq!(woken(&mut w, EventKind::Changed, b"/m/x")?, nobody);

@@ -16,7 +16,7 @@ results_lib=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 # The passes scripts/guest-tests.sh runs, each of which must begin and end in the guest's output.
 # shellcheck disable=SC2034
-guest_passes=(it-default c-program shell cli lifecycle it-limits it-access params install fuzz it-heavy)
+guest_passes=(it-default c-program shell cli lifecycle it-limits it-access it-reserve params install fuzz it-heavy)
 
 results_init() { # dir
 	results_dir=$1

@@ -620,8 +620,17 @@ impl AbiModel {
         }
     }
 
-    /// The quota check of a charge; returns the usage after it.
-    fn prepare(&self, uid: u32, nodes: u64, add: u64, sub: u64) -> Result<Usage, Errno> {
+    /// The quota check of a charge to `uid`, made by a caller who is `admin` or not; returns
+    /// the usage after it. The charge is the node owner's (its account: these users are all of
+    /// the initial user namespace), and only `CAP_SYS_ADMIN` is exempt from the quota.
+    fn prepare(
+        &self,
+        uid: u32,
+        nodes: u64,
+        add: u64,
+        sub: u64,
+        admin: bool,
+    ) -> Result<Usage, Errno> {
         let before = self.usage.get(&uid).copied().unwrap_or_default();
         let after = Usage {
             nodes: before.nodes.checked_add(nodes).ok_or(Errno::DQUOT)?,
@@ -631,7 +640,7 @@ impl AbiModel {
                 .and_then(|b| b.checked_add(add))
                 .ok_or(Errno::DQUOT)?,
         };
-        if uid != 0
+        if !admin
             && ((after.nodes > self.limits.uid_max_nodes && after.nodes > before.nodes)
                 || (after.bytes > self.limits.uid_max_bytes && after.bytes > before.bytes))
         {
@@ -682,7 +691,7 @@ impl AbiModel {
                 return Err(Errno::NOSPC);
             }
             let owner = node.owner;
-            let after = self.prepare(owner, 0, value_len, old_len)?;
+            let after = self.prepare(owner, 0, value_len, old_len, caller.admin)?;
             let node = self.root.descend_mut(comps).unwrap();
             node.value = Some(value.to_vec());
             node.version = seq;
@@ -730,7 +739,7 @@ impl AbiModel {
         if bytes > self.limits.store.max_bytes {
             return Err(Errno::NOSPC);
         }
-        let after = self.prepare(caller.uid, new_nodes, added, 0)?;
+        let after = self.prepare(caller.uid, new_nodes, added, 0, caller.admin)?;
         let mode = opts.mode.unwrap_or(abi::MODE_DEFAULT);
         let mut chain = Node::new(Some(value.to_vec()), seq, caller.uid, mode);
         if let Some(session) = opts.ephemeral {

@@ -625,21 +625,32 @@ pub fn spawn_worker(spec: &str) -> Worker {
 pub fn spawn_worker_as(spec: &str, uid: Option<u32>) -> Worker {
     use std::os::unix::process::CommandExt;
 
+    spawn_worker_with(spec, |command| {
+        if let Some(uid) = uid {
+            // As root, `Command` also drops the supplementary groups (setgroups(0)).
+            command.uid(uid).gid(uid);
+        }
+    })
+    .0
+}
+
+/// Like [`spawn_worker`], with the command set up further by `configure` (a user, a `pre_exec`
+/// step); returns the worker and its process id.
+pub fn spawn_worker_with(spec: &str, configure: impl FnOnce(&mut Command)) -> (Worker, u32) {
     let mut command = worker_command(spec);
-    if let Some(uid) = uid {
-        // As root, `Command` also drops the supplementary groups (setgroups(0)).
-        command.uid(uid).gid(uid);
-    }
+    configure(&mut command);
     let child = command
         .arg("--nocapture")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap_or_else(|e| panic!("spawning a worker process for {spec:?}: {e}"));
-    Worker {
+    let pid = child.id();
+    let worker = Worker {
         spec: spec.to_owned(),
         output: std::thread::spawn(move || child.wait_with_output()),
-    }
+    };
+    (worker, pid)
 }
 
 /// Waits for a worker started by [`spawn_worker`], asserts that it succeeded (and really ran

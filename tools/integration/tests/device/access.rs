@@ -38,7 +38,8 @@ pub(crate) fn as_user(uid: u32, steps: &[String]) -> Vec<String> {
 /// prints a `WORKER-RESULT` line per step. Steps: `get P`, `set P V`, `create P V`,
 /// `mode P V private|read|rw`, `rm P`, `rmr P`, `ls P`, `stat P`, `stats`, `check`, `text LINE`
 /// (a command through the text interface, on a file of its own), and the steps of
-/// [`crate::tenants`]: `watchall P AFTER`, `rmr-stale P VERSION SECONDS`, `spin SECONDS`.
+/// [`crate::tenants`]: `watchall P AFTER`, `rmr-stale P VERSION SECONDS`, `spin SECONDS`,
+/// `await-map`, `watchers N P SECONDS READY`.
 pub(crate) fn run_worker(spec: &str) {
     let mut store = Pathstore::open_path(integration::device());
     for step in spec.split(" ; ") {
@@ -127,6 +128,10 @@ fn run_step(store: &Pathstore, step: &str) -> String {
             crate::tenants::stale_deletes(store, p, version, seconds)
         }
         ["spin", seconds] => crate::tenants::spin(store, seconds),
+        ["await-map"] => crate::tenants::await_map(),
+        ["watchers", n, p, seconds, ready] => {
+            crate::tenants::sleeping_watchers(store, n, p, seconds, ready)
+        }
         ["text", line @ ..] => text(&format!("{}\n", line.join(" "))),
         _ => panic!("unknown step {step:?}"),
     }

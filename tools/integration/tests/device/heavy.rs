@@ -511,3 +511,61 @@ fn zz_leave_a_populated_store_for_unload() {
         end.nodes, end.bytes
     );
 }
+
+#[test]
+fn a_reader_is_not_held_up_while_root_deletes_a_big_tree() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::Duration;
+
+    let store = open();
+    let base = "/bigdelete";
+    let _ = store.delete_recursive(base);
+    // 100,000 nodes under 100 parents (scaled): the debug guest creates one in about a
+    // millisecond, so a million would take a quarter of an hour to build.
+    let nodes = scaled(100_000);
+    let started = Instant::now();
+    for i in 0..nodes {
+        ok(
+            "build the tree",
+            store.set(format!("{base}/{}/{}", i / 1000, i % 1000), ""),
+        );
+    }
+    println!("built {nodes} nodes in {:?}", started.elapsed());
+    ok("the reader's key", store.set("/bigdelete-reader", "v"));
+    // A task blocked for 10 s is reported as hung, and the kernel log then fails the run.
+    const HUNG: &str = "/proc/sys/kernel/hung_task_timeout_secs";
+    let hung_before = std::fs::read_to_string(HUNG).expect("read hung_task_timeout_secs");
+    std::fs::write(HUNG, "10").expect("lower hung_task_timeout_secs");
+    let stop = AtomicBool::new(false);
+    let (took, (longest, gets)) = std::thread::scope(|scope| {
+        let reader = scope.spawn(|| {
+            let reader = open();
+            let (mut longest, mut gets) = (Duration::ZERO, 0u64);
+            while !stop.load(Ordering::Relaxed) {
+                let start = Instant::now();
+                ok("the reader's get", reader.get("/bigdelete-reader"));
+                longest = longest.max(start.elapsed());
+                gets += 1;
+            }
+            (longest, gets)
+        });
+        std::thread::sleep(Duration::from_millis(200));
+        let start = Instant::now();
+        ok("root deletes the tree", store.delete_recursive(base));
+        let took = start.elapsed();
+        std::thread::sleep(Duration::from_millis(200));
+        stop.store(true, Ordering::Relaxed);
+        (took, reader.join().expect("the reader"))
+    });
+    std::fs::write(HUNG, hung_before.trim()).expect("restore hung_task_timeout_secs");
+    println!(
+        "deleting {nodes} nodes took {took:?}; beside it, {gets} gets, the longest {longest:?}"
+    );
+    expect_errno("the tree is gone", store.stat(base), Errno::NOENT);
+    assert!(
+        longest <= Duration::from_secs(2),
+        "a get waited {longest:?} while root deleted {nodes} nodes (in {took:?}): the tree is \
+         taken out under the lock and freed outside it"
+    );
+    ok("delete the reader's key", store.delete("/bigdelete-reader"));
+}

@@ -1,23 +1,25 @@
 //! Tests against a live `/dev/pathstore`: they run inside the test VM, with the module loaded,
 //! never on the host. The device is `$PATHSTORE_DEVICE` when set, else `/dev/pathstore`.
 //!
-//! This is the only test target of the crate (the harness runs one binary), in four passes
+//! This is the only test target of the crate (the harness runs one binary), in five passes
 //! (see `scripts/guest-tests.sh`):
 //!
 //! 1. default module parameters: everything but `limits::`, `access::`, `tenants::`,
-//!    `heavy::` and `stress::`. These tests share the store; each works in its own subtree
+//!    `reserve::`, `heavy::` and `stress::`. These tests share the store; each works in its own subtree
 //!    `/it/<test>` and removes it, and checks the store's counters by differences, except the few that reset the
 //!    whole store on purpose.
 //! 2. `limits::`, with the module loaded with `max_value_len=64 max_path_len=128 max_depth=8
 //!    max_nodes=64 max_bytes=2048 watch_events=16`.
 //! 3. `access::` and `tenants::`, with `dev_mode=0666 uid_max_nodes=16 uid_max_bytes=1024`:
 //!    steps run as other users in worker processes.
-//! 4. `heavy::` and `stress::` (a concurrency stress for a fixed time,
+//! 4. `reserve::`, with `dev_mode=0666 max_nodes=600 reserve_nodes=64 max_bytes=65536
+//!    reserve_bytes=4096 uid_max_nodes=16 uid_max_bytes=1024`: a store users can fill.
+//! 5. `heavy::` and `stress::` (a concurrency stress for a fixed time,
 //!    `PATHSTORE_STRESS_SECONDS`, default 60), right before the module is unloaded and kmemleak
 //!    is checked.
 //!
-//! No other test name contains `limits::`, `access::`, `tenants::`, `heavy::` or `stress::`:
-//! the harness checks that the four passes together run every test of the binary once. The
+//! No other test name contains `limits::`, `access::`, `tenants::`, `reserve::`, `heavy::` or
+//! `stress::`: the harness checks that the five passes together run every test of the binary once. The
 //! ignored `worker_process` is not a test (it is the body of worker processes) and is left out of
 //! every pass. The randomised tests print their seed; `PATHSTORE_SEED` replays one.
 
@@ -37,6 +39,7 @@ mod limits;
 mod ops;
 mod paths;
 mod raw;
+mod reserve;
 mod stress;
 mod tenants;
 

@@ -468,3 +468,315 @@ fn pending_text_listings_pin_one_page_per_open_file() {
     assert!(lines.windows(2).all(|w| w[0] < w[1]), "in byte order");
     drop(files);
 }
+
+/// Worker step `await-map`: waits (up to 20 s) until the test has written the uid and gid maps
+/// of this process's new user namespace.
+pub(crate) fn await_map() -> String {
+    let end = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < end {
+        let mapped =
+            |file: &str| std::fs::read_to_string(file).is_ok_and(|map| !map.trim().is_empty());
+        if mapped("/proc/self/uid_map") && mapped("/proc/self/gid_map") {
+            return "ok".to_owned();
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    "no uid map".to_owned()
+}
+
+/// Runs in the worker process between fork and exec, as [`NS_OWNER`]: enters a new user
+/// namespace, and keeps `CAP_SETUID` and `CAP_SETGID` in it across the exec (as ambient
+/// capabilities: the worker's uid is not mapped yet, so the exec would drop them), for the
+/// worker's `setuid` steps.
+fn enter_new_user_namespace() -> std::io::Result<()> {
+    /// `struct __user_cap_header_struct`.
+    #[repr(C)]
+    struct CapHeader {
+        version: u32,
+        pid: i32,
+    }
+    /// `struct __user_cap_data_struct`.
+    #[repr(C)]
+    #[derive(Clone, Copy, Default)]
+    struct CapData {
+        effective: u32,
+        permitted: u32,
+        inheritable: u32,
+    }
+    const LINUX_CAPABILITY_VERSION_3: u32 = 0x2008_0522;
+    const CAP_SETGID: u32 = 6;
+    const CAP_SETUID: u32 = 7;
+    let fail = || Err(std::io::Error::last_os_error());
+    let mut header = CapHeader {
+        version: LINUX_CAPABILITY_VERSION_3,
+        pid: 0,
+    };
+    let mut data = [CapData::default(); 2];
+    // SAFETY: unshare(2), capget(2), capset(2) and prctl(2) with valid arguments: the header
+    // and the two data structs that version 3 reads and writes.
+    unsafe {
+        if libc::unshare(libc::CLONE_NEWUSER) != 0 {
+            return fail();
+        }
+        if libc::syscall(libc::SYS_capget, &mut header, data.as_mut_ptr()) != 0 {
+            return fail();
+        }
+        data[0].inheritable |= (1 << CAP_SETGID) | (1 << CAP_SETUID);
+        if libc::syscall(libc::SYS_capset, &header, data.as_ptr()) != 0 {
+            return fail();
+        }
+        for cap in [CAP_SETGID, CAP_SETUID] {
+            let raise = libc::prctl(
+                libc::PR_CAP_AMBIENT,
+                libc::PR_CAP_AMBIENT_RAISE,
+                libc::c_ulong::from(cap),
+                0,
+                0,
+            );
+            if raise != 0 {
+                return fail();
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The uid that creates the user namespace of
+/// [`users_of_a_user_namespace_share_its_owners_quota`], used by no other test.
+const NS_OWNER: u32 = 3000;
+/// The kernel uid that uid 0 of that namespace maps to.
+const NS_FIRST_KUID: u32 = 300_000;
+
+#[test]
+fn users_of_a_user_namespace_share_its_owners_quota() {
+    use std::os::unix::process::CommandExt;
+
+    let store = open();
+    let s = shared_scratch(&store, "ten_ns_quota");
+    let quota = ok("store stats", store.store_stats()).uid_max_nodes as usize;
+    // Uids 0 and 1 of a user namespace that uid NS_OWNER creates each try to create `quota`
+    // nodes: together they get `quota`, the owner's account, and no more.
+    let mut steps = vec!["await-map".to_owned()];
+    for ns_uid in 0..2 {
+        steps.push(format!("setuid {ns_uid}"));
+        steps.push("reopen".to_owned());
+        for i in 0..quota {
+            steps.push(format!("create {} v", s.path(&format!("u{ns_uid}-{i}"))));
+        }
+    }
+    let spec = format!("access {}", steps.join(" ; "));
+    let (worker, pid) = integration::spawn_worker_with(&spec, |command| {
+        command.uid(NS_OWNER).gid(NS_OWNER);
+        // SAFETY: the closure makes only async-signal-safe system calls, on memory of its own.
+        unsafe {
+            command.pre_exec(enter_new_user_namespace);
+        }
+    });
+    // Root maps 8 uids and gids of the new namespace, as newuidmap does for subuids.
+    for map in ["uid_map", "gid_map"] {
+        std::fs::write(
+            format!("/proc/{pid}/{map}"),
+            format!("0 {NS_FIRST_KUID} 8\n"),
+        )
+        .unwrap_or_else(|e| panic!("write /proc/{pid}/{map}: {e}"));
+    }
+    let results = integration::wait_worker(worker);
+    assert_eq!(
+        results.len(),
+        steps.len(),
+        "one outcome per step: {results:?}"
+    );
+    let created = results.iter().filter(|r| *r == "ok").count() - 5;
+    let refused: Vec<_> = results.iter().filter(|r| *r != "ok").collect();
+    assert_eq!(
+        (created, refused.len()),
+        (quota, quota),
+        "two users of one user namespace should share its owner's quota of {quota} nodes \
+         (EDQUOT past it), as ucounts do: {results:?}"
+    );
+    assert!(refused.iter().all(|r| *r == "EDQUOT"), "{results:?}");
+    // Their nodes are theirs (access and stat), the charge is the namespace owner's: the owner
+    // itself has nothing left.
+    assert_eq!(
+        ok("stat", store.stat(s.path("u0-0"))).uid,
+        NS_FIRST_KUID,
+        "a node belongs to the kernel uid that created it"
+    );
+    assert_eq!(
+        as_user(NS_OWNER, &[format!("create {} v", s.path("owner"))]),
+        ["EDQUOT"],
+        "the namespace's users used up their owner's quota"
+    );
+    // Deleting their nodes gives the quota back.
+    ok("root deletes them", store.delete_recursive(s.base()));
+    let again = shared_scratch(&store, "ten_ns_quota");
+    assert_eq!(
+        as_user(NS_OWNER, &[format!("create {} v", again.path("owner"))]),
+        ["ok"]
+    );
+    check_store(&store);
+}
+
+/// Checks the store's consistency (counts, ledger, accounts), as root.
+fn check_store(store: &Pathstore) {
+    ok("IOC_CHECK", store.check());
+}
+
+/// Worker step `watchers N P SECONDS READY`: `N` threads each watch `P` (which does not exist)
+/// for `SECONDS`; once all have started, and a moment more for them to sleep, sets `READY`.
+/// Reports how many watches ended as expected: timed out, or woken by the creation of `P`.
+pub(crate) fn sleeping_watchers(
+    store: &Pathstore,
+    n: &str,
+    path: &str,
+    seconds: &str,
+    ready: &str,
+) -> String {
+    let n: usize = n.parse().expect("a number of watchers");
+    let timeout = Duration::from_secs(seconds.parse().expect("seconds"));
+    let after = match store.store_stats() {
+        Ok(stats) => stats.sequence,
+        Err(e) => return name(e.errno()),
+    };
+    let outcomes: Vec<String> = std::thread::scope(|scope| {
+        let mut threads = Vec::with_capacity(n);
+        for _ in 0..n {
+            let thread = std::thread::Builder::new()
+                .stack_size(64 * 1024)
+                .spawn_scoped(scope, || {
+                    match store.watch(path, false, after, Some(timeout)) {
+                        Ok(None) => "timeout".to_owned(),
+                        Ok(Some(event)) => format!("event {}", event.kind.name()),
+                        Err(e) => name(e.errno()),
+                    }
+                });
+            match thread {
+                Ok(thread) => threads.push(thread),
+                Err(e) => {
+                    eprintln!("started {} watcher threads, then: {e}", threads.len());
+                    break;
+                }
+            }
+        }
+        std::thread::sleep(Duration::from_secs(2));
+        if let Err(e) = store.set(ready, "") {
+            return vec![format!("set ready: {}", name(e.errno()))];
+        }
+        threads
+            .into_iter()
+            .map(|t| t.join().expect("a watcher thread"))
+            .collect()
+    });
+    // Each either timed out or saw the watched path created (which ends the test early).
+    let expected = |o: &&String| *o == "timeout" || *o == "event created";
+    let done = outcomes.iter().filter(expected).count();
+    if done == n && outcomes.len() == n {
+        format!("ok {done}")
+    } else {
+        let other = outcomes.iter().find(|o| !expected(o));
+        format!("{done} of {n} ended as expected; another: {other:?}")
+    }
+}
+
+/// The user that starts the watchers of
+/// [`thousands_of_sleeping_watchers_do_not_slow_another_users_sets`], used by no other test.
+const WATCHER: u32 = 3001;
+
+/// The median time of a set of `path`, measured for `window` as [`get_latency`] measures gets.
+fn set_latency(store: &Pathstore, path: &str, window: Duration) -> Duration {
+    const SAMPLE: Duration = Duration::from_millis(50);
+    let end = Instant::now() + window;
+    let mut times = Vec::new();
+    while times.is_empty() || Instant::now() < end {
+        let start = Instant::now();
+        let mut sets = 0u32;
+        while sets == 0 || start.elapsed() < SAMPLE {
+            ok("set", store.set(path, "v"));
+            sets += 1;
+        }
+        times.push(start.elapsed() / sets);
+    }
+    median(&mut times)
+}
+
+#[test]
+fn thousands_of_sleeping_watchers_do_not_slow_another_users_sets() {
+    let store = open();
+    let s = shared_scratch(&store, "ten_watchers");
+    let key = s.path("victim/key");
+    let (missing, ready) = (s.path("missing/x"), s.path("ready"));
+    ok("the victim's key", store.set(&key, "v"));
+    let window = Duration::from_secs(4);
+    let idle = set_latency(&store, &key, window);
+    // A user starts 2000 threads that watch a path nobody changes, for long enough.
+    let watchers = scaled(2000).max(200);
+    let spec = format!("access watchers {watchers} {missing} 90 {ready}");
+    let worker = integration::spawn_worker_as(&spec, Some(WATCHER));
+    let started = Instant::now();
+    while store.stat(&ready).is_err() && started.elapsed() < Duration::from_secs(80) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    if store.stat(&ready).is_err() {
+        panic!(
+            "the watchers did not start within 80 s: {:?}",
+            integration::wait_worker(worker)
+        );
+    }
+    println!("{watchers} watchers started in {:?}", started.elapsed());
+    let loaded = set_latency(&store, &key, window);
+    // Creating the watched path wakes them all.
+    ok("create the watched path", store.set(&missing, "now"));
+    let out = integration::wait_worker(worker);
+    assert_eq!(
+        out,
+        [format!("ok {watchers}")],
+        "every watch should end with the creation of its path (or time out)"
+    );
+    let ratio = loaded.as_secs_f64() / idle.as_secs_f64();
+    println!(
+        "set median: alone {idle:?}, beside {watchers} sleeping watchers of another path \
+         {loaded:?}: {ratio:.2}x"
+    );
+    assert!(
+        ratio <= 2.0,
+        "a set beside {watchers} watchers of an unrelated path took {ratio:.2}x its idle median \
+         ({idle:?} -> {loaded:?}); a change should wake only the watchers it may concern"
+    );
+}
+
+#[test]
+fn a_value_written_into_roots_writable_node_is_held_to_the_quota() {
+    let store = open();
+    let s = shared_scratch(&store, "ten_around");
+    let node = s.path("shared");
+    ok(
+        "a node of root's that all may write",
+        store.set_mode(&node, "0123456789", 0, abi::MODE_ALL),
+    );
+    // A value is charged to the node's owner, as a file's blocks are; a change by someone
+    // without CAP_SYS_ADMIN is held to the quota of whoever it charges, root included.
+    let big = "x".repeat(2000);
+    let results = as_user(
+        BOB,
+        &[
+            format!("set {node} {big}"),
+            format!("set / {big}"),
+            format!("set {node} abcdefghij"),
+        ],
+    );
+    assert_eq!(
+        results,
+        ["EDQUOT", "EDQUOT", "ok"],
+        "2000 bytes are past the 1024-byte quota, whoever's node holds them; a value of the \
+         same size charges nothing more"
+    );
+    assert_eq!(ok("get", store.get(&node)), b"abcdefghij");
+    assert_eq!(
+        ok("stat", store.stat(&node)).uid,
+        0,
+        "the node stays root's"
+    );
+    // Root itself is not limited.
+    ok("root sets a big value", store.set(&node, &big));
+    check_store(&store);
+}
