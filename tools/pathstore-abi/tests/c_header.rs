@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Agreement between the ABI's two spellings: `src/uapi.rs` (re-exported by this crate) and the C
-//! header `include/uapi/linux/pathstore.h`.
+//! Agreement between the ABI's two spellings: this crate's `src/uapi.rs` (which the kernel module
+//! includes too) and the C header `include/uapi/linux/pathstore.h` of the repository.
 //!
 //! The test generates a small C program from the tables below, compiles it against the header with
 //! `cc` (or `$CC`) and runs it. The program prints one line per fact (struct size and alignment,
@@ -13,12 +13,12 @@
 //!
 //! Completeness:
 //! - struct fields: the table destructures each struct without `..`, so a field added to
-//!   `src/uapi.rs` but not to the table does not compile;
-//! - structs and constants: the test scans `src/uapi.rs` for `pub struct` and `pub const` items
+//!   `uapi.rs` but not to the table does not compile;
+//! - structs and constants: the test scans `uapi.rs` for `pub struct` and `pub const` items
 //!   missing from the tables, and the header for `struct pathstore_*` and `#define PATHSTORE_*`
 //!   items the tables do not know.
 //!
-//! To add an item to the ABI: add it to `src/uapi.rs`, to the header, and to a table below.
+//! To add an item to the ABI: add it to `uapi.rs`, to the header, and to a table below.
 
 use core::mem::{align_of, offset_of, size_of};
 use std::collections::BTreeMap;
@@ -345,7 +345,7 @@ fn c_program(structs: &[Struct], consts: &[Const]) -> String {
     p
 }
 
-/// Names of `pub struct` and `pub const` items of `src/uapi.rs`.
+/// Names of `pub struct` and `pub const` items of `uapi.rs`.
 fn rust_items(uapi: &str) -> (Vec<String>, Vec<String>) {
     let name = |rest: &str| -> String {
         rest.chars()
@@ -411,7 +411,7 @@ fn c_header_agrees_with_uapi_rs() {
     let root = repo_root();
     let include = root.join("include");
     let header_path = include.join("uapi/linux/pathstore.h");
-    let uapi_path = root.join("src/uapi.rs");
+    let uapi_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/uapi.rs");
     let header = std::fs::read_to_string(&header_path)
         .unwrap_or_else(|e| panic!("cannot read the C header {}: {e}", header_path.display()));
     let uapi = std::fs::read_to_string(&uapi_path)
@@ -426,14 +426,14 @@ fn c_header_agrees_with_uapi_rs() {
     for s in &rust_structs {
         if !structs.iter().any(|t| t.rust == s) {
             problems.push(format!(
-                "pub struct {s} of src/uapi.rs is missing from the test's table"
+                "pub struct {s} of uapi.rs is missing from the test's table"
             ));
         }
     }
     for c in &rust_consts {
         if !consts.iter().any(|t| t.rust == c) {
             problems.push(format!(
-                "pub const {c} of src/uapi.rs is missing from the test's table"
+                "pub const {c} of uapi.rs is missing from the test's table"
             ));
         }
     }
@@ -509,7 +509,7 @@ fn c_header_agrees_with_uapi_rs() {
 
     if !problems.is_empty() {
         panic!(
-            "include/uapi/linux/pathstore.h disagrees with src/uapi.rs ({} problem(s), {} fact(s) \
+            "include/uapi/linux/pathstore.h disagrees with uapi.rs ({} problem(s), {} fact(s) \
              agree; the C program is {}):\n  {}\n",
             problems.len(),
             checked,
@@ -518,5 +518,5 @@ fn c_header_agrees_with_uapi_rs() {
         );
     }
     let _ = std::fs::remove_dir_all(&dir);
-    eprintln!("{checked} facts agree between the C header and src/uapi.rs");
+    eprintln!("{checked} facts agree between the C header and uapi.rs");
 }

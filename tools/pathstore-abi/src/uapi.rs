@@ -2,8 +2,9 @@
 
 //! The pathstore ioctl ABI: the one definition of its numbers and structures.
 //!
-//! This file is compiled twice: into the kernel module (as `crate::uapi`) and into the userspace
-//! crate `pathstore-abi` under `tools/`. It therefore depends on `core` alone. The C header
+//! This file belongs to the userspace crate `pathstore-abi` (`tools/pathstore-abi/src/uapi.rs`),
+//! and the kernel module compiles it too (as `crate::uapi`, by `#[path]` from
+//! `src/pathstore.rs`). It therefore depends on `core` alone. The C header
 //! `include/uapi/linux/pathstore.h` mirrors it; a test in `tools/pathstore-abi` compiles the header
 //! and checks that every size, offset and number agrees with this file.
 //!
