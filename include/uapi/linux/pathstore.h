@@ -1,10 +1,14 @@
-/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/* SPDX-License-Identifier: (GPL-2.0 WITH Linux-syscall-note) OR MIT */
 /*
  * pathstore: a ZooKeeper-like tree of values served at /dev/pathstore.
  *
- * This header mirrors src/uapi.rs, the one definition of the ABI. Do not change it alone: a test in
- * tools/pathstore-abi (tests/c_header.rs) compiles this header and checks that every size, offset,
- * ioctl number and constant agrees with the Rust definition.
+ * This header mirrors tools/pathstore-abi/src/uapi.rs, the one definition of the ABI. Do not
+ * change it alone: a test in tools/pathstore-abi (tests/c_header.rs) compiles this header and
+ * checks that every size, offset, ioctl number and constant agrees with the Rust definition.
+ *
+ * Licence: (GPL-2.0 WITH Linux-syscall-note) OR MIT, as the kernel's own dual-licensed uapi
+ * headers: a program of any licence may include it (the syscall note already says so; MIT also
+ * lets it be copied into a program's own sources).
  *
  * Rules every structure follows:
  * - only fixed-width integer fields, explicit padding named pad and reserved arrays; the module

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+
 //! The pathstore ioctl ABI for userspace: ioctl numbers, flags and `#[repr(C)]` argument
 //! structures of `/dev/pathstore`.
 //!

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note
+// SPDX-License-Identifier: GPL-2.0 OR MIT OR Apache-2.0
 
 //! The pathstore ioctl ABI: the one definition of its numbers and structures.
 //!

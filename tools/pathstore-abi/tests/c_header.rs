@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: MIT OR Apache-2.0
 
 //! Agreement between the ABI's two spellings: this crate's `src/uapi.rs` (which the kernel module
 //! includes too) and the C header `include/uapi/linux/pathstore.h` of the repository.

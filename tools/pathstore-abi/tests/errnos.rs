@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+
 //! The errno table of docs/abi.md against the module's sources: every errno the module can
 //! return is documented, and the table documents no errno the module never returns.
 //!

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+
 //! What each subcommand does.
 
 use std::ffi::OsStr;

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+
 //! [`Pathstore`]: an open `/dev/pathstore` and the operations on it.
 
 use std::ffi::c_void;
