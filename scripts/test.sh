@@ -78,6 +78,9 @@ fi
 run_check "host/rustfmt-module" rustfmt --check --edition 2021 --config-path "$kdir/source/.rustfmt.toml" src/pathstore.rs
 run_check "host/rustfmt-tools" bash -c "cd tools && cargo fmt --all -- --check"
 timed clippy-tools run_check "host/clippy-tools" bash -c "cd tools && cargo clippy --workspace --all-targets --quiet -- -D warnings"
+# The published crates package and build from their own files alone (the ABI file inside
+# pathstore-abi), each against the others as packaged (cargo's local registry), offline.
+timed package-crates run_check "host/package-crates" bash -c "cd tools && cargo package --offline --allow-dirty -p pathstore-abi -p pathstore -p pathstore-cli"
 mkdir -p build/tests
 run_check "host/c-program-builds" cc -O2 -Wall -Wextra -Werror -Iinclude tests/c/pathstore_c_test.c -o build/tests/pathstore_c_test
 
