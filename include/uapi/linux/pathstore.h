@@ -310,7 +310,9 @@ struct pathstore_stat {
 
 /**
  * struct pathstore_store_stats - argument of %PATHSTORE_IOC_STORE_STATS: usage and limits of the
- *	whole store
+ *	whole store, and every module parameter. The fields after @uid_max_bytes were added later
+ *	(with @dev_mode in place of a pad); %PATHSTORE_IOC_STORE_STATS_V1 reports the first
+ *	%PATHSTORE_STORE_STATS_V1_SIZE bytes only, with @dev_mode zero.
  * @nodes: nodes in the store, the root included.
  * @bytes: bytes accounted: the sum of all names and values.
  * @max_nodes: limit on @nodes (module parameter max_nodes).
@@ -319,11 +321,15 @@ struct pathstore_stat {
  * @max_value_len: largest value, in bytes (module parameter max_value_len).
  * @max_path_len: longest path, in bytes (module parameter max_path_len).
  * @max_depth: deepest path, in components (module parameter max_depth).
- * @pad: zero.
+ * @dev_mode: permissions of /dev/pathstore (module parameter dev_mode, 0 to 0777).
  * @uid_nodes: nodes owned by the caller (the user that opened the file).
  * @uid_bytes: bytes of names and values of the nodes the caller owns.
  * @uid_max_nodes: limit on @uid_nodes for users other than root (module parameter uid_max_nodes).
  * @uid_max_bytes: limit on @uid_bytes for users other than root (module parameter uid_max_bytes).
+ * @reserve_nodes: nodes of @max_nodes only CAP_SYS_ADMIN may use (module parameter reserve_nodes).
+ * @reserve_bytes: bytes of @max_bytes only CAP_SYS_ADMIN may use (module parameter reserve_bytes).
+ * @watch_events: changes the event log keeps for watches (module parameter watch_events).
+ * @watch_bytes: bytes of paths the event log keeps (module parameter watch_bytes).
  */
 struct pathstore_store_stats {
 	__u64 nodes;
@@ -334,12 +340,19 @@ struct pathstore_store_stats {
 	__u32 max_value_len;
 	__u32 max_path_len;
 	__u32 max_depth;
-	__u32 pad;
+	__u32 dev_mode;
 	__u64 uid_nodes;
 	__u64 uid_bytes;
 	__u64 uid_max_nodes;
 	__u64 uid_max_bytes;
+	__u64 reserve_nodes;
+	__u64 reserve_bytes;
+	__u32 watch_events;
+	__u32 watch_bytes;
 };
+
+/* Size of the first version of struct pathstore_store_stats (up to uid_max_bytes). */
+#define PATHSTORE_STORE_STATS_V1_SIZE 88
 
 /**
  * struct pathstore_check - argument of %PATHSTORE_IOC_CHECK: what the consistency walk counted
@@ -509,6 +522,12 @@ struct pathstore_get_batch {
 #define PATHSTORE_IOC_STAT _IOWR(PATHSTORE_IOC_MAGIC, 0x05, struct pathstore_stat)
 /* Whole-store usage and limits. */
 #define PATHSTORE_IOC_STORE_STATS _IOR(PATHSTORE_IOC_MAGIC, 0x06, struct pathstore_store_stats)
+/*
+ * The same call as programs built against the first version of struct pathstore_store_stats
+ * issue it: the module writes its first PATHSTORE_STORE_STATS_V1_SIZE bytes only.
+ */
+#define PATHSTORE_IOC_STORE_STATS_V1 \
+	_IOC(_IOC_READ, PATHSTORE_IOC_MAGIC, 0x06, PATHSTORE_STORE_STATS_V1_SIZE)
 /*
  * Walk the whole store and verify every counter and invariant. Needs CAP_SYS_ADMIN (EPERM);
  * fails with EUCLEAN if anything is inconsistent.

@@ -171,8 +171,9 @@ fn struct_table() -> Vec<Struct> {
         }
         StoreStats => "pathstore_store_stats" {
             nodes: u64, bytes: u64, max_nodes: u64, max_bytes: u64, sequence: u64,
-            max_value_len: u32, max_path_len: u32, max_depth: u32, pad: u32, uid_nodes: u64,
-            uid_bytes: u64, uid_max_nodes: u64, uid_max_bytes: u64,
+            max_value_len: u32, max_path_len: u32, max_depth: u32, dev_mode: u32,
+            uid_nodes: u64, uid_bytes: u64, uid_max_nodes: u64, uid_max_bytes: u64,
+            reserve_nodes: u64, reserve_bytes: u64, watch_events: u32, watch_bytes: u32,
         }
         CheckArgs => "pathstore_check" {
             nodes: u64, bytes: u64, owners: u64, reserved: [u64; 1],
@@ -213,6 +214,8 @@ fn const_table() -> Vec<Const> {
         "PATHSTORE_IOC_LIST" => IOC_LIST,
         "PATHSTORE_IOC_STAT" => IOC_STAT,
         "PATHSTORE_IOC_STORE_STATS" => IOC_STORE_STATS,
+        "PATHSTORE_IOC_STORE_STATS_V1" => IOC_STORE_STATS_V1,
+        "PATHSTORE_STORE_STATS_V1_SIZE" => STORE_STATS_V1_SIZE,
         "PATHSTORE_IOC_CHECK" => IOC_CHECK,
         "PATHSTORE_IOC_WATCH" => IOC_WATCH,
         "PATHSTORE_IOC_TXN" => IOC_TXN,
