@@ -628,7 +628,7 @@ static void test_store_stats_v1(const struct pathstore_store_stats *cur)
 	want.dev_mode = 0;
 	CHECK(e == 0 && untouched && old.dev_mode == 0 &&
 		      memcmp(&old, &want, PATHSTORE_STORE_STATS_V1_SIZE) == 0,
-	      "store stats for old programs: the first 88 bytes, nothing after them",
+	      "store stats for old programs write their 88 bytes and nothing after them",
 	      "%s, bytes after 88 untouched %d, dev_mode %u, nodes %llu (now %llu)", en(e),
 	      untouched, old.dev_mode, (unsigned long long)old.nodes,
 	      (unsigned long long)cur->nodes);
