@@ -15,7 +15,8 @@
  *   rejects a non-zero pad or reserved field with EINVAL, so zero the whole structure first;
  * - user buffers are passed as a 64-bit address plus a 32-bit length, so that 32-bit and 64-bit
  *   processes share one layout (convert a pointer with (__u64)(uintptr_t)ptr);
- * - sizes are part of the ioctl numbers: a structure that grows gets a new number.
+ * - sizes are part of the ioctl numbers: a structure that grows (at its end only) gets a new
+ *   number, and the old number, with the old size, stays accepted (PATHSTORE_IOC_STORE_STATS_V1).
  *
  * Paths are byte strings (not NUL-terminated) passed by address and length. See
  * docs/semantics.md for the semantics and the errors of every operation.

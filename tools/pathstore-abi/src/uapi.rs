@@ -14,7 +14,8 @@
 //!   gain a meaning later.
 //! - User buffers are passed as a 64-bit address plus a 32-bit length, so that 32-bit and 64-bit
 //!   processes share one layout.
-//! - Sizes are part of the ioctl numbers: a structure that grows gets a new number.
+//! - Sizes are part of the ioctl numbers: a structure that grows (at its end only) gets a new
+//!   number, and the old number, with the old size, stays accepted ([`IOC_STORE_STATS_V1`]).
 //!
 //! Paths are byte strings (not NUL-terminated) passed by address and length.
 
