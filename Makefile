@@ -10,6 +10,8 @@
 #                                modprobe.d / modules-load.d files; DESTDIR= for a staging tree,
 #                                MO= to install a module kbuild built in another folder
 #   sudo make uninstall          remove what install installed
+#   sudo make dkms-source        copy the sources dkms builds from to /usr/src/pathstore-VERSION
+#                                (DKMS_SOURCE= for another folder)
 #   make run [CMD='...']         set up, build, boot a VM with the module loaded (shell or CMD)
 #   make test                    set up, build, run every test (debug kernel): before a commit
 #   make check                   the same passes, smaller: under 5 minutes warm, while working
@@ -93,8 +95,8 @@ endif
 # MO: kbuild's output folder for the module (default: beside the sources, src/pathstore.ko).
 kbuild = $(MAKE) -C $(KDIR) M=$(PWD) $(if $(MO),MO=$(MO)) $(if $(LLVM),LLVM=$(LLVM)) $(kbuild_cc_arg)
 
-.PHONY: all modules clean modules_install install uninstall toolchain rust-analyzer setup run vm \
-	test check fuzz bench
+.PHONY: all modules clean modules_install install uninstall dkms-source toolchain rust-analyzer setup \
+	run vm test check fuzz bench
 all: modules
 
 # The kernel tree must be a configured build tree with Rust support and its Rust metadata, and
@@ -134,8 +136,37 @@ modules: toolchain
 modules_install:
 	+$(kbuild) modules_install
 
+# kbuild's generator adds an external module's crate only when a Makefile or Kbuild in the folder
+# of its root names it, and ours is one folder up (obj-m := src/pathstore.o): add the crate, with
+# the folder of the ABI file it includes (tools/pathstore-abi/src/) among its sources.
+define rust_analyzer_module
+import json, os
+path = "rust-project.json"
+project = json.load(open(path))
+crates = project["crates"]
+index = {c["display_name"]: i for i, c in enumerate(crates)}
+root = os.path.abspath("src/pathstore.rs")
+crates[:] = [c for c in crates if c["root_module"] != root]
+crates.append({
+    "display_name": "pathstore",
+    "root_module": root,
+    "is_workspace_member": True,
+    "deps": [{"crate": index[n], "name": n}
+             for n in ("core", "kernel", "pin_init", "zerocopy", "zerocopy_derive") if n in index],
+    "cfg": crates[index["kernel"]]["cfg"],
+    "edition": "2021",
+    "env": {"RUST_MODFILE": "This is only for rust-analyzer"},
+    "source": {"include_dirs": [os.path.abspath("src"), os.path.abspath("tools/pathstore-abi/src")],
+               "exclude_dirs": []},
+})
+json.dump(project, open(path, "w"), sort_keys=True, indent=4)
+print("rust-project.json: the crate pathstore (src/pathstore.rs) added")
+endef
+export rust_analyzer_module
+
 rust-analyzer: toolchain
 	+$(kbuild) rust-analyzer
+	@python3 -c "$$rust_analyzer_module"
 
 clean:
 	+$(kbuild) clean 2>/dev/null || true
@@ -188,6 +219,16 @@ uninstall:
 	if [ -e "$$dst" ] && ! cmp -s packaging/modprobe.d/pathstore.conf "$$dst"; then \
 		echo "kept $$dst (edited)"; else rm -f "$$dst"; fi
 	-$(DEPMOD) $(if $(INSTALL_MOD_PATH),-b '$(INSTALL_MOD_PATH)') '$(shell cat '$(KDIR)/include/config/kernel.release' 2>/dev/null)'
+
+# The tree dkms builds from: the module's sources and the ABI file they include from the crate
+# pathstore-abi, at the same paths as in the checkout, and nothing built.
+dkms_version = $(shell sed -n 's/^PACKAGE_VERSION="\(.*\)"$$/\1/p' dkms.conf)
+DKMS_SOURCE ?= $(DESTDIR)/usr/src/pathstore-$(dkms_version)
+dkms_files = Kbuild Makefile dkms.conf $(shell find src -name '*.rs' | sort) tools/pathstore-abi/src/uapi.rs
+
+dkms-source:
+	install -d '$(DKMS_SOURCE)'
+	cp --parents $(dkms_files) '$(DKMS_SOURCE)/'
 
 setup:
 	scripts/setup.sh

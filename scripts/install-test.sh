@@ -100,9 +100,12 @@ modver=$(sed -n 's/^pub(crate) const MODULE_VERSION: (u32, u32, u32) = (\([0-9]*
 check "dkms.conf PACKAGE_VERSION ($ver) is the module's version ($modver)" test -n "$ver" -a "$ver" = "$modver"
 check "modinfo shows the module's version" test "$(modinfo -F version "$mo/src/pathstore.ko" 2>/dev/null)" = "$modver"
 src=$tmp/usr-src/pathstore-$ver
-mkdir -p "$src" "$tmp/root/lib/modules/$rel" "$tmp/var-lib-dkms"
-cp -r Kbuild Makefile dkms.conf src "$src/"
-rm -f "$src"/src/*.o "$src"/src/*.ko "$src"/src/.*.cmd "$src"/src/*.mod* "$src"/src/*.rmeta
+mkdir -p "$tmp/root/lib/modules/$rel" "$tmp/var-lib-dkms"
+# The source tree as dkms.conf documents it (make dkms-source: the module's sources and the ABI
+# file they include from tools/pathstore-abi/src/); the dkms build below needs every file of it.
+if run dkms-source make -s --no-print-directory dkms-source DKMS_SOURCE="$src"; then ok "make dkms-source"; else notok "make dkms-source"; fi
+check "the dkms source tree holds the ABI file the module includes" \
+	cmp -s "$src/tools/pathstore-abi/src/uapi.rs" tools/pathstore-abi/src/uapi.rs
 # The dkms trees, and a signing key of its own should dkms sign (it does when it finds
 # sign-file): nothing outside $tmp.
 dkms_args=(--sourcetree "$tmp/usr-src" --dkmstree "$tmp/var-lib-dkms" --installtree "$tmp/root/lib/modules")

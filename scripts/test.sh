@@ -7,7 +7,8 @@
 #   scripts/test.sh [--tier test|check]
 #
 #  1. host checks: the module built once, with clippy (scripts/build.sh), rustfmt of the module
-#     and of tools/, clippy of tools/, the C program's build;
+#     and of tools/, clippy of tools/, the published crates packaged and built alone
+#     (scripts/package-test.sh), the C program's build;
 #  2. host tests: `cargo test --release` of every crate of tools/ (unit, integration and
 #     doc-tests; not the device tests, which need the module), counted per binary;
 #  3. guest (debug kernel, scripts/guest-tests.sh): the module's KUnit suites at every load, the
@@ -78,6 +79,7 @@ fi
 run_check "host/rustfmt-module" rustfmt --check --edition 2021 --config-path "$kdir/source/.rustfmt.toml" src/pathstore.rs
 run_check "host/rustfmt-tools" bash -c "cd tools && cargo fmt --all -- --check"
 timed clippy-tools run_check "host/clippy-tools" bash -c "cd tools && cargo clippy --workspace --all-targets --quiet -- -D warnings"
+timed package-crates run_check "host/package-crates" scripts/package-test.sh
 mkdir -p build/tests
 run_check "host/c-program-builds" cc -O2 -Wall -Wextra -Werror -Iinclude tests/c/pathstore_c_test.c -o build/tests/pathstore_c_test
 

@@ -41,7 +41,9 @@ plain_abi_struct! {
     uapi::ListArgs => [u64, u64, u64, u32, u32, u32, u32, u32, u32, u32, u32, [u64; 2]],
     uapi::NodeStat => [u64, u64, u64, u64, u64, u32, u32, u32, u32, u64],
     uapi::StatArgs => [u64, u32, u32, uapi::NodeStat],
-    uapi::StoreStats => [u64, u64, u64, u64, u64, u32, u32, u32, u32, u64, u64, u64, u64],
+    uapi::StoreStats => [
+        u64, u64, u64, u64, u64, u32, u32, u32, u32, u64, u64, u64, u64, u64, u64, u32, u32
+    ],
     uapi::CheckArgs => [u64, u64, u64, [u64; 1]],
     uapi::WatchArgs => [u64, u64, u64, u64, u32, u32, u32, u32, u32, u32, [u64; 2]],
     uapi::TxnOp => [u64, u64, u32, u32, u32, u32, u64, u32, u32, [u64; 2]],
@@ -59,6 +61,9 @@ const _: () = assert!(uapi::IOC_DELETE == _IOWR::<uapi::DeleteArgs>(MAGIC, 0x03)
 const _: () = assert!(uapi::IOC_LIST == _IOWR::<uapi::ListArgs>(MAGIC, 0x04));
 const _: () = assert!(uapi::IOC_STAT == _IOWR::<uapi::StatArgs>(MAGIC, 0x05));
 const _: () = assert!(uapi::IOC_STORE_STATS == _IOR::<uapi::StoreStats>(MAGIC, 0x06));
+const _: () = assert!(
+    uapi::IOC_STORE_STATS_V1 == _IOR::<[u8; uapi::STORE_STATS_V1_SIZE as usize]>(MAGIC, 0x06)
+);
 const _: () = assert!(uapi::IOC_CHECK == _IOR::<uapi::CheckArgs>(MAGIC, 0x07));
 const _: () = assert!(uapi::IOC_WATCH == _IOWR::<uapi::WatchArgs>(MAGIC, 0x08));
 const _: () = assert!(uapi::IOC_TXN == _IOWR::<uapi::TxnArgs>(MAGIC, 0x09));

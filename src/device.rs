@@ -117,7 +117,7 @@ impl Device {
 }
 
 /// The permissions of `/dev/pathstore` (module parameter `dev_mode`, only its `0777` bits).
-fn dev_mode() -> u16 {
+pub(crate) fn dev_mode() -> u16 {
     let mode = *crate::module_parameters::dev_mode.value() & 0o777;
     u16::try_from(mode).unwrap_or(0o600)
 }
@@ -140,7 +140,7 @@ impl MiscDevice for OpenFile {
             uapi::IOC_DELETE => me.delete(arg),
             uapi::IOC_LIST => me.list(arg),
             uapi::IOC_STAT => me.stat(arg),
-            uapi::IOC_STORE_STATS => me.store_stats(arg),
+            uapi::IOC_STORE_STATS | uapi::IOC_STORE_STATS_V1 => me.store_stats(arg),
             uapi::IOC_CHECK => me.check(arg),
             uapi::IOC_WATCH => me.watch(arg),
             uapi::IOC_TXN => me.txn(arg),

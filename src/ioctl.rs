@@ -242,7 +242,7 @@ fn node_stat(st: NodeStat, viewer: &Viewer) -> Result<uapi::NodeStat> {
     })
 }
 
-/// The store's usage and limits as the ABI reports them.
+/// The store's usage and limits, and every module parameter, as the ABI reports them.
 fn store_stats(s: Stats, limits: &Limits) -> uapi::StoreStats {
     uapi::StoreStats {
         nodes: s.nodes,
@@ -253,11 +253,15 @@ fn store_stats(s: Stats, limits: &Limits) -> uapi::StoreStats {
         max_value_len: limits.max_value_len,
         max_path_len: limits.max_path_len,
         max_depth: limits.max_depth,
-        pad: 0,
+        dev_mode: crate::device::dev_mode().into(),
         uid_nodes: s.uid_nodes,
         uid_bytes: s.uid_bytes,
         uid_max_nodes: limits.uid_max_nodes,
         uid_max_bytes: limits.uid_max_bytes,
+        reserve_nodes: limits.reserve_nodes,
+        reserve_bytes: limits.reserve_bytes,
+        watch_events: limits.watch_events,
+        watch_bytes: limits.watch_bytes,
     }
 }
 
@@ -474,12 +478,19 @@ impl OpenFile {
         writer.write(&a)
     }
 
-    /// `PATHSTORE_IOC_STORE_STATS`.
+    /// `PATHSTORE_IOC_STORE_STATS` and `PATHSTORE_IOC_STORE_STATS_V1`: the first
+    /// `_IOC_SIZE(cmd)` bytes of the structure, that is all of it or the first version of it
+    /// (whose `pad`, now `dev_mode`, was zero). The dispatch passes only those two numbers.
     pub(crate) fn store_stats(&self, arg: IoctlArg) -> Result {
         let stats = self
             .store
             .read(|t| Ok::<_, Error>(t.stats(self.caller.uid)))?;
-        arg.write(&store_stats(stats, &self.limits))
+        let mut reply = store_stats(stats, &self.limits);
+        if arg.len < size_of::<uapi::StoreStats>() {
+            reply.dev_mode = 0;
+        }
+        let bytes = reply.as_bytes().get(..arg.len).ok_or(EINVAL)?;
+        UserSlice::new(arg.ptr, arg.len).writer().write_slice(bytes)
     }
 
     /// `PATHSTORE_IOC_CHECK`.

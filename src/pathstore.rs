@@ -26,6 +26,9 @@ mod sched;
 mod store;
 mod text;
 mod tree;
+// The ABI's one definition belongs to the userspace crate `pathstore-abi`, which compiles the
+// same file; it depends on `core` alone.
+#[path = "../tools/pathstore-abi/src/uapi.rs"]
 pub mod uapi;
 mod value;
 mod watchers;

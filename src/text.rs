@@ -13,7 +13,7 @@
 //! rm [-r] PATH                     delete (recursively with -r)
 //! ls PATH                          response: the children's names, one per line (escaped)
 //! stat PATH                        response: "version=N child_version=N ... session=N\n"
-//! stats                            response: "nodes=N bytes=N ... uid_max_bytes=N\n"
+//! stats                            response: "nodes=N bytes=N ... watch_bytes=N\n"
 //! set-if PATH VERSION [VALUE]      compare-and-set: ESTALE unless the node is at VERSION
 //! rm-if [-r] PATH VERSION          conditional delete: ESTALE unless the node is at VERSION
 //! ephemeral [-m MODE] PATH [VALUE] create an ephemeral node, removed when this file is released
@@ -388,7 +388,8 @@ impl OpenFile {
         Ok(())
     }
 
-    /// `stats`: the store's usage and limits as `key=value` pairs.
+    /// `stats`: the store's usage and limits, and every module parameter, as `key=value` pairs
+    /// (`dev_mode` in octal, as `0660`; the keys added last at the end of the line).
     fn text_stats(&self, out: &mut KVVec<u8>) -> Result {
         let s = self
             .store
@@ -398,7 +399,8 @@ impl OpenFile {
             out,
             "nodes={} bytes={} max_nodes={} max_bytes={} max_value_len={} max_path_len={} \
              max_depth={} sequence={} uid_nodes={} uid_bytes={} uid_max_nodes={} \
-             uid_max_bytes={}",
+             uid_max_bytes={} dev_mode=0{:03o} reserve_nodes={} reserve_bytes={} \
+             watch_events={} watch_bytes={}",
             s.nodes,
             s.bytes,
             l.max_nodes,
@@ -410,7 +412,12 @@ impl OpenFile {
             s.uid_nodes,
             s.uid_bytes,
             l.uid_max_nodes,
-            l.uid_max_bytes
+            l.uid_max_bytes,
+            crate::device::dev_mode(),
+            l.reserve_nodes,
+            l.reserve_bytes,
+            l.watch_events,
+            l.watch_bytes
         )
     }
 }

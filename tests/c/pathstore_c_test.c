@@ -608,6 +608,32 @@ static void test_stat(void)
 	CHECK(e == ENOENT, "stat of a missing node gives ENOENT", "%s", en(e));
 }
 
+/*
+ * A program built against the first, 88-byte struct pathstore_store_stats issues
+ * PATHSTORE_IOC_STORE_STATS_V1: the module writes those 88 bytes only, the same as the current
+ * call's (cur, read just before on an unchanged store) but dev_mode, zero as the pad it was.
+ */
+static void test_store_stats_v1(const struct pathstore_store_stats *cur)
+{
+	struct pathstore_store_stats old, want;
+	const unsigned char *tail = (const unsigned char *)&old + PATHSTORE_STORE_STATS_V1_SIZE;
+	size_t i, n = sizeof(old) - PATHSTORE_STORE_STATS_V1_SIZE;
+	int e, untouched = 1;
+
+	memset(&old, 0xa5, sizeof(old));
+	e = xioctl(PATHSTORE_IOC_STORE_STATS_V1, &old);
+	for (i = 0; i < n; i++)
+		untouched &= tail[i] == 0xa5;
+	want = *cur;
+	want.dev_mode = 0;
+	CHECK(e == 0 && untouched && old.dev_mode == 0 &&
+		      memcmp(&old, &want, PATHSTORE_STORE_STATS_V1_SIZE) == 0,
+	      "store stats for old programs write their 88 bytes and nothing after them",
+	      "%s, bytes after 88 untouched %d, dev_mode %u, nodes %llu (now %llu)", en(e),
+	      untouched, old.dev_mode, (unsigned long long)old.nodes,
+	      (unsigned long long)cur->nodes);
+}
+
 static void test_store_stats(struct pathstore_store_stats *s)
 {
 	struct pathstore_store_stats a, b;
@@ -640,7 +666,13 @@ static void test_store_stats(struct pathstore_store_stats *s)
 	      (unsigned long long)a.bytes, (unsigned long long)b.bytes,
 	      (unsigned long long)a.sequence, (unsigned long long)b.sequence,
 	      (unsigned long long)v);
-	CHECK(b.pad == 0, "store stats pad is zeroed", "pad %u", b.pad);
+	CHECK(b.dev_mode <= 0777 && b.reserve_nodes < b.max_nodes && b.reserve_bytes <= b.max_bytes &&
+		      b.watch_events >= 1 && b.watch_bytes >= b.max_path_len,
+	      "store stats report the module parameters within their ranges",
+	      "dev_mode %o reserve_nodes %llu reserve_bytes %llu watch_events %u watch_bytes %u",
+	      b.dev_mode, (unsigned long long)b.reserve_nodes, (unsigned long long)b.reserve_bytes,
+	      b.watch_events, b.watch_bytes);
+	test_store_stats_v1(&b);
 	CHECK(b.uid_nodes < b.nodes && b.uid_bytes <= b.bytes && b.uid_max_nodes > 0,
 	      "store stats report the caller's usage and quota",
 	      "uid_nodes %llu of %llu, uid_bytes %llu of %llu", (unsigned long long)b.uid_nodes,

@@ -284,6 +284,19 @@ else
 fi
 matches "stat --json has no formatted times" "$out" '"ctime_ns":[0-9]+,"mtime_ns":[0-9]+'
 
+# --- stats: every module parameter ----------------------------------------------------------------
+
+# dev_mode in octal, as the device node has it (no udev rule in this pass), in both outputs.
+node_mode=0$(stat -L -c %a "$PATHSTORE_DEVICE")
+run pathstore stats
+is "stats prints dev_mode in octal, the device's mode" \
+	"$rc:$(printf '%s\n' "$out" | sed -n 's/^dev_mode: *//p')" "0:$(printf '%04o' $((node_mode)))"
+is "stats prints reserves and the event log's size" "$(printf '%s\n' "$out" | grep -cE \
+	'^(reserve_nodes|reserve_bytes|watch_events|watch_bytes): +[0-9]+$')" 4
+run pathstore stats --json
+matches "stats --json has every parameter, dev_mode as a string" "$out" \
+	".*\"dev_mode\":\"$(printf '%04o' $((node_mode)))\",\"reserve_nodes\":[0-9]+,\"reserve_bytes\":[0-9]+,\"watch_events\":[1-9][0-9]*,\"watch_bytes\":[1-9][0-9]*}"
+
 # --- txn: text and JSON (binary values) ------------------------------------------------------------
 
 v=$(pathstore set "$T/t/epoch" 1)

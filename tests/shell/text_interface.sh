@@ -292,12 +292,22 @@ err_cmd "stat of a missing node fails with ENOENT" "stat $T/missing" ENOENT
 stats_re='nodes=[0-9]+ bytes=[0-9]+ max_nodes=[0-9]+ max_bytes=[0-9]+ max_value_len=[0-9]+'
 stats_re="$stats_re max_path_len=[0-9]+ max_depth=[0-9]+ sequence=[0-9]+ uid_nodes=[0-9]+"
 stats_re="$stats_re uid_bytes=[0-9]+ uid_max_nodes=[0-9]+ uid_max_bytes=[0-9]+"
+stats_re="$stats_re dev_mode=0[0-7]{3} reserve_nodes=[0-9]+ reserve_bytes=[0-9]+"
+stats_re="$stats_re watch_events=[0-9]+ watch_bytes=[0-9]+"
 query stats
 s1=${REPLY%"$nl"}
 if [ "$REPLY" = "$s1$nl" ] && echo "$s1" | grep -Eqx "$stats_re"; then
 	pass "stats prints one line in the documented format"
 else
 	fail "stats prints one line in the documented format" "'$(vis "$REPLY")' $err"
+fi
+# dev_mode is the mode the module gave the device node (no udev rule has changed it here).
+node_mode=$(stat -c %a "$DEV" 2>/dev/null)
+dev_mode=$(field "$s1" dev_mode)
+if [ -n "$node_mode" ] && [ -n "$dev_mode" ] && [ $((0$node_mode)) = $((dev_mode)) ]; then
+	pass "stats dev_mode is the device node's mode"
+else
+	fail "stats dev_mode is the device node's mode" "'$s1', $DEV has mode '$node_mode'"
 fi
 if [ "$(field "$s1" sequence)" -ge "$v2" ] 2>/dev/null; then
 	pass "stats sequence is at least the latest version"

@@ -1,17 +1,22 @@
-/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/* SPDX-License-Identifier: (GPL-2.0 WITH Linux-syscall-note) OR MIT */
 /*
  * pathstore: a ZooKeeper-like tree of values served at /dev/pathstore.
  *
- * This header mirrors src/uapi.rs, the one definition of the ABI. Do not change it alone: a test in
- * tools/pathstore-abi (tests/c_header.rs) compiles this header and checks that every size, offset,
- * ioctl number and constant agrees with the Rust definition.
+ * This header mirrors tools/pathstore-abi/src/uapi.rs, the one definition of the ABI. Do not
+ * change it alone: a test in tools/pathstore-abi (tests/c_header.rs) compiles this header and
+ * checks that every size, offset, ioctl number and constant agrees with the Rust definition.
+ *
+ * Licence: (GPL-2.0 WITH Linux-syscall-note) OR MIT, as the kernel's own dual-licensed uapi
+ * headers: a program of any licence may include it (the syscall note already says so; MIT also
+ * lets it be copied into a program's own sources).
  *
  * Rules every structure follows:
  * - only fixed-width integer fields, explicit padding named pad and reserved arrays; the module
  *   rejects a non-zero pad or reserved field with EINVAL, so zero the whole structure first;
  * - user buffers are passed as a 64-bit address plus a 32-bit length, so that 32-bit and 64-bit
  *   processes share one layout (convert a pointer with (__u64)(uintptr_t)ptr);
- * - sizes are part of the ioctl numbers: a structure that grows gets a new number.
+ * - sizes are part of the ioctl numbers: a structure that grows (at its end only) gets a new
+ *   number, and the old number, with the old size, stays accepted (PATHSTORE_IOC_STORE_STATS_V1).
  *
  * Paths are byte strings (not NUL-terminated) passed by address and length. See
  * docs/semantics.md for the semantics and the errors of every operation.
@@ -306,7 +311,9 @@ struct pathstore_stat {
 
 /**
  * struct pathstore_store_stats - argument of %PATHSTORE_IOC_STORE_STATS: usage and limits of the
- *	whole store
+ *	whole store, and every module parameter. The fields after @uid_max_bytes were added later
+ *	(with @dev_mode in place of a pad); %PATHSTORE_IOC_STORE_STATS_V1 reports the first
+ *	%PATHSTORE_STORE_STATS_V1_SIZE bytes only, with @dev_mode zero.
  * @nodes: nodes in the store, the root included.
  * @bytes: bytes accounted: the sum of all names and values.
  * @max_nodes: limit on @nodes (module parameter max_nodes).
@@ -315,11 +322,15 @@ struct pathstore_stat {
  * @max_value_len: largest value, in bytes (module parameter max_value_len).
  * @max_path_len: longest path, in bytes (module parameter max_path_len).
  * @max_depth: deepest path, in components (module parameter max_depth).
- * @pad: zero.
+ * @dev_mode: permissions of /dev/pathstore (module parameter dev_mode, 0 to 0777).
  * @uid_nodes: nodes owned by the caller (the user that opened the file).
  * @uid_bytes: bytes of names and values of the nodes the caller owns.
  * @uid_max_nodes: limit on @uid_nodes for users other than root (module parameter uid_max_nodes).
  * @uid_max_bytes: limit on @uid_bytes for users other than root (module parameter uid_max_bytes).
+ * @reserve_nodes: nodes of @max_nodes only CAP_SYS_ADMIN may use (module parameter reserve_nodes).
+ * @reserve_bytes: bytes of @max_bytes only CAP_SYS_ADMIN may use (module parameter reserve_bytes).
+ * @watch_events: changes the event log keeps for watches (module parameter watch_events).
+ * @watch_bytes: bytes of paths the event log keeps (module parameter watch_bytes).
  */
 struct pathstore_store_stats {
 	__u64 nodes;
@@ -330,12 +341,19 @@ struct pathstore_store_stats {
 	__u32 max_value_len;
 	__u32 max_path_len;
 	__u32 max_depth;
-	__u32 pad;
+	__u32 dev_mode;
 	__u64 uid_nodes;
 	__u64 uid_bytes;
 	__u64 uid_max_nodes;
 	__u64 uid_max_bytes;
+	__u64 reserve_nodes;
+	__u64 reserve_bytes;
+	__u32 watch_events;
+	__u32 watch_bytes;
 };
+
+/* Size of the first version of struct pathstore_store_stats (up to uid_max_bytes). */
+#define PATHSTORE_STORE_STATS_V1_SIZE 88
 
 /**
  * struct pathstore_check - argument of %PATHSTORE_IOC_CHECK: what the consistency walk counted
@@ -505,6 +523,12 @@ struct pathstore_get_batch {
 #define PATHSTORE_IOC_STAT _IOWR(PATHSTORE_IOC_MAGIC, 0x05, struct pathstore_stat)
 /* Whole-store usage and limits. */
 #define PATHSTORE_IOC_STORE_STATS _IOR(PATHSTORE_IOC_MAGIC, 0x06, struct pathstore_store_stats)
+/*
+ * The same call as programs built against the first version of struct pathstore_store_stats
+ * issue it: the module writes its first PATHSTORE_STORE_STATS_V1_SIZE bytes only.
+ */
+#define PATHSTORE_IOC_STORE_STATS_V1 \
+	_IOC(_IOC_READ, PATHSTORE_IOC_MAGIC, 0x06, PATHSTORE_STORE_STATS_V1_SIZE)
 /*
  * Walk the whole store and verify every counter and invariant. Needs CAP_SYS_ADMIN (EPERM);
  * fails with EUCLEAN if anything is inconsistent.

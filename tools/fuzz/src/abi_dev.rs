@@ -14,7 +14,9 @@ use std::os::fd::AsFd;
 
 use pathstore::{abi, user_addr, user_addr_mut, Errno, Pathstore};
 
-use crate::abi_op::{mask_times, AOp, AReply, BatchResult, FileId, FullStat, FullStats};
+use crate::abi_op::{
+    mask_times, AOp, AReply, BatchResult, FileId, FullStat, FullStats, StatsParams,
+};
 
 /// Something armed around one system call (allocation failure injection).
 pub trait Injector {
@@ -317,6 +319,7 @@ impl Files {
                         uid_bytes: a.uid_bytes,
                         uid_max_nodes: a.uid_max_nodes,
                         uid_max_bytes: a.uid_max_bytes,
+                        params: StatsParams::of(&a),
                     }),
                     Err(e) => AReply::Err(e),
                 }

@@ -15,7 +15,7 @@ use pathstore::{abi, errno_name, Errno, Pathstore};
 use crate::abi_dev::{full_stat, open_as, Files, Injector};
 use crate::abi_gen::{AbiGenConfig, AbiGenerator};
 use crate::abi_model::{AbiLimits, AbiModel, Caller};
-use crate::abi_op::{AOp, AReply, FileId, FullStats};
+use crate::abi_op::{AOp, AReply, FileId, FullStats, StatsParams};
 use crate::fault::{FaultMode, Faults};
 use crate::fuzzer::{FaultConfig, Limit};
 use crate::model::{join, parse_path, Limits};
@@ -439,6 +439,7 @@ impl<'c> Run<'c> {
             uid_max_bytes: s.uid_max_bytes,
             watch_events,
             watch_bytes,
+            params: StatsParams::of(&s),
         };
         let mut model = AbiModel::new(
             limits,
@@ -753,6 +754,7 @@ impl<'c> Run<'c> {
                     uid_bytes: s.uid_bytes,
                     uid_max_nodes: s.uid_max_nodes,
                     uid_max_bytes: s.uid_max_bytes,
+                    params: StatsParams::of(&s),
                 })
             }),
             AOp::Check { .. } => c.check().map(|a| AReply::Check {

@@ -12,7 +12,9 @@ use std::collections::{BTreeMap, VecDeque};
 
 use pathstore::{abi, Errno};
 
-use crate::abi_op::{AOp, AReply, BatchGet, BatchResult, FileId, FullStat, FullStats, TxnStep};
+use crate::abi_op::{
+    AOp, AReply, BatchGet, BatchResult, FileId, FullStat, FullStats, StatsParams, TxnStep,
+};
 use crate::model::{check_name, join, parse_path, Limits, LIST_CHUNK, MAX_NAME_LEN};
 
 /// The module's parameters as far as the model needs them.
@@ -28,6 +30,9 @@ pub struct AbiLimits {
     pub watch_events: u64,
     /// `watch_bytes`: how many bytes of paths the log keeps.
     pub watch_bytes: u64,
+    /// The module parameters as store stats report them (`watch_events` and `watch_bytes` may
+    /// differ from the fields above, which are the log the model keeps).
+    pub params: StatsParams,
 }
 
 /// Bytes of names one page of a text listing holds (`LIST_PAGE` in `src/text.rs`).
@@ -559,6 +564,7 @@ impl AbiModel {
             uid_bytes: u.bytes,
             uid_max_nodes: l.uid_max_nodes,
             uid_max_bytes: l.uid_max_bytes,
+            params: l.params,
         }
     }
 
@@ -1607,7 +1613,8 @@ impl AbiModel {
                 out = format!(
                     "nodes={} bytes={} max_nodes={} max_bytes={} max_value_len={} \
                      max_path_len={} max_depth={} sequence={} uid_nodes={} uid_bytes={} \
-                     uid_max_nodes={} uid_max_bytes={}\n",
+                     uid_max_nodes={} uid_max_bytes={} dev_mode=0{:03o} reserve_nodes={} \
+                     reserve_bytes={} watch_events={} watch_bytes={}\n",
                     s.nodes,
                     s.bytes,
                     s.max_nodes,
@@ -1619,7 +1626,12 @@ impl AbiModel {
                     s.uid_nodes,
                     s.uid_bytes,
                     s.uid_max_nodes,
-                    s.uid_max_bytes
+                    s.uid_max_bytes,
+                    s.params.dev_mode,
+                    s.params.reserve_nodes,
+                    s.params.reserve_bytes,
+                    s.params.watch_events,
+                    s.params.watch_bytes
                 )
                 .into_bytes();
             }

@@ -330,6 +330,37 @@ pub struct FullStats {
     pub uid_max_nodes: u64,
     /// `uid_max_bytes`.
     pub uid_max_bytes: u64,
+    /// The other module parameters.
+    pub params: StatsParams,
+}
+
+/// The module parameters store stats report besides the limits: constant while the module is
+/// loaded.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StatsParams {
+    /// `dev_mode`.
+    pub dev_mode: u32,
+    /// `reserve_nodes`.
+    pub reserve_nodes: u64,
+    /// `reserve_bytes`.
+    pub reserve_bytes: u64,
+    /// `watch_events`.
+    pub watch_events: u32,
+    /// `watch_bytes`.
+    pub watch_bytes: u32,
+}
+
+impl StatsParams {
+    /// The parameters `s` reports.
+    pub fn of(s: &pathstore::StoreStats) -> Self {
+        Self {
+            dev_mode: s.dev_mode,
+            reserve_nodes: s.reserve_nodes,
+            reserve_bytes: s.reserve_bytes,
+            watch_events: s.watch_events,
+            watch_bytes: s.watch_bytes,
+        }
+    }
 }
 
 /// The outcome of one get of a batch.

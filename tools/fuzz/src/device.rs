@@ -225,10 +225,16 @@ impl Device {
                 let mut a = abi::StoreStats::default();
                 let (r, armed) = self.call(abi::IOC_STORE_STATS, &mut a, faults)?;
                 let reply = match r {
-                    Ok(()) if a.pad != 0 || a.uid_nodes >= a.nodes || a.uid_bytes > a.bytes => {
+                    Ok(())
+                        if a.dev_mode > 0o777
+                            || a.watch_events == 0
+                            || a.uid_nodes >= a.nodes
+                            || a.uid_bytes > a.bytes =>
+                    {
                         Reply::Malformed(format!(
-                            "store stats pad {} or root's usage {} nodes {} bytes out of range",
-                            a.pad, a.uid_nodes, a.uid_bytes
+                            "store stats dev_mode {:o}, watch_events {} or root's usage {} nodes \
+                             {} bytes out of range",
+                            a.dev_mode, a.watch_events, a.uid_nodes, a.uid_bytes
                         ))
                     }
                     Ok(()) => Reply::Stats(StatsView {

@@ -20,7 +20,7 @@ use pathstore::{abi, Errno};
 
 use crate::abi_dev::{Files, Injector};
 use crate::abi_model::{AbiLimits, AbiModel, Caller};
-use crate::abi_op::{AOp, AReply, BatchGet, TxnStep};
+use crate::abi_op::{AOp, AReply, BatchGet, StatsParams, TxnStep};
 use crate::fault::{ATTRIBUTES, DEBUGFS};
 use crate::fuzzer::Failure;
 use crate::model::{join, Limits};
@@ -859,6 +859,7 @@ pub fn run(cfg: &FailNthConfig) -> (Vec<CaseResult>, Result<(), Failure>) {
         uid_max_bytes: s.uid_max_bytes,
         watch_events: u64::MAX,
         watch_bytes: u64::MAX,
+        params: StatsParams::of(&s),
     };
     if s.max_value_len < 65536 || s.max_path_len < 4096 {
         return (

@@ -3,7 +3,7 @@
 use pathstore::{abi, Errno};
 use pathstore_fuzz::abi_gen::{AbiGenConfig, AbiGenerator};
 use pathstore_fuzz::abi_model::{AbiLimits, AbiModel, Caller, Found};
-use pathstore_fuzz::abi_op::{AOp, AReply, TxnStep};
+use pathstore_fuzz::abi_op::{AOp, AReply, StatsParams, TxnStep};
 use pathstore_fuzz::model::Limits;
 
 fn limits(uid_max_nodes: u64, uid_max_bytes: u64, watch_events: u64) -> AbiLimits {
@@ -19,6 +19,7 @@ fn limits(uid_max_nodes: u64, uid_max_bytes: u64, watch_events: u64) -> AbiLimit
         uid_max_bytes,
         watch_events,
         watch_bytes: 1 << 20,
+        params: StatsParams::default(),
     }
 }
 

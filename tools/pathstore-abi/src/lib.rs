@@ -1,12 +1,14 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+
 //! The pathstore ioctl ABI for userspace: ioctl numbers, flags and `#[repr(C)]` argument
 //! structures of `/dev/pathstore`.
 //!
-//! There is exactly one definition of the ABI: the kernel module's `src/uapi.rs`, which this
-//! crate compiles as its own module and re-exports unchanged. Nothing here may define a number
-//! or a structure of its own. The semantics of every call are described in `docs/semantics.md`.
+//! There is exactly one definition of the ABI: this crate's `src/uapi.rs`, which the kernel
+//! module compiles too (`#[path]` from its `src/pathstore.rs`) and which this crate re-exports
+//! unchanged. Nothing else may define a number or a structure of its own. The semantics of every
+//! call are described in `docs/semantics.md`.
 #![no_std]
 
-#[path = "../../../src/uapi.rs"]
 mod uapi;
 
 pub use uapi::*;

@@ -1,7 +1,7 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: MIT OR Apache-2.0
 
-//! Agreement between the ABI's two spellings: `src/uapi.rs` (re-exported by this crate) and the C
-//! header `include/uapi/linux/pathstore.h`.
+//! Agreement between the ABI's two spellings: this crate's `src/uapi.rs` (which the kernel module
+//! includes too) and the C header `include/uapi/linux/pathstore.h` of the repository.
 //!
 //! The test generates a small C program from the tables below, compiles it against the header with
 //! `cc` (or `$CC`) and runs it. The program prints one line per fact (struct size and alignment,
@@ -13,12 +13,12 @@
 //!
 //! Completeness:
 //! - struct fields: the table destructures each struct without `..`, so a field added to
-//!   `src/uapi.rs` but not to the table does not compile;
-//! - structs and constants: the test scans `src/uapi.rs` for `pub struct` and `pub const` items
+//!   `uapi.rs` but not to the table does not compile;
+//! - structs and constants: the test scans `uapi.rs` for `pub struct` and `pub const` items
 //!   missing from the tables, and the header for `struct pathstore_*` and `#define PATHSTORE_*`
 //!   items the tables do not know.
 //!
-//! To add an item to the ABI: add it to `src/uapi.rs`, to the header, and to a table below.
+//! To add an item to the ABI: add it to `uapi.rs`, to the header, and to a table below.
 
 use core::mem::{align_of, offset_of, size_of};
 use std::collections::BTreeMap;
@@ -171,8 +171,9 @@ fn struct_table() -> Vec<Struct> {
         }
         StoreStats => "pathstore_store_stats" {
             nodes: u64, bytes: u64, max_nodes: u64, max_bytes: u64, sequence: u64,
-            max_value_len: u32, max_path_len: u32, max_depth: u32, pad: u32, uid_nodes: u64,
-            uid_bytes: u64, uid_max_nodes: u64, uid_max_bytes: u64,
+            max_value_len: u32, max_path_len: u32, max_depth: u32, dev_mode: u32,
+            uid_nodes: u64, uid_bytes: u64, uid_max_nodes: u64, uid_max_bytes: u64,
+            reserve_nodes: u64, reserve_bytes: u64, watch_events: u32, watch_bytes: u32,
         }
         CheckArgs => "pathstore_check" {
             nodes: u64, bytes: u64, owners: u64, reserved: [u64; 1],
@@ -213,6 +214,8 @@ fn const_table() -> Vec<Const> {
         "PATHSTORE_IOC_LIST" => IOC_LIST,
         "PATHSTORE_IOC_STAT" => IOC_STAT,
         "PATHSTORE_IOC_STORE_STATS" => IOC_STORE_STATS,
+        "PATHSTORE_IOC_STORE_STATS_V1" => IOC_STORE_STATS_V1,
+        "PATHSTORE_STORE_STATS_V1_SIZE" => STORE_STATS_V1_SIZE,
         "PATHSTORE_IOC_CHECK" => IOC_CHECK,
         "PATHSTORE_IOC_WATCH" => IOC_WATCH,
         "PATHSTORE_IOC_TXN" => IOC_TXN,
@@ -345,7 +348,7 @@ fn c_program(structs: &[Struct], consts: &[Const]) -> String {
     p
 }
 
-/// Names of `pub struct` and `pub const` items of `src/uapi.rs`.
+/// Names of `pub struct` and `pub const` items of `uapi.rs`.
 fn rust_items(uapi: &str) -> (Vec<String>, Vec<String>) {
     let name = |rest: &str| -> String {
         rest.chars()
@@ -411,7 +414,7 @@ fn c_header_agrees_with_uapi_rs() {
     let root = repo_root();
     let include = root.join("include");
     let header_path = include.join("uapi/linux/pathstore.h");
-    let uapi_path = root.join("src/uapi.rs");
+    let uapi_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/uapi.rs");
     let header = std::fs::read_to_string(&header_path)
         .unwrap_or_else(|e| panic!("cannot read the C header {}: {e}", header_path.display()));
     let uapi = std::fs::read_to_string(&uapi_path)
@@ -426,14 +429,14 @@ fn c_header_agrees_with_uapi_rs() {
     for s in &rust_structs {
         if !structs.iter().any(|t| t.rust == s) {
             problems.push(format!(
-                "pub struct {s} of src/uapi.rs is missing from the test's table"
+                "pub struct {s} of uapi.rs is missing from the test's table"
             ));
         }
     }
     for c in &rust_consts {
         if !consts.iter().any(|t| t.rust == c) {
             problems.push(format!(
-                "pub const {c} of src/uapi.rs is missing from the test's table"
+                "pub const {c} of uapi.rs is missing from the test's table"
             ));
         }
     }
@@ -509,7 +512,7 @@ fn c_header_agrees_with_uapi_rs() {
 
     if !problems.is_empty() {
         panic!(
-            "include/uapi/linux/pathstore.h disagrees with src/uapi.rs ({} problem(s), {} fact(s) \
+            "include/uapi/linux/pathstore.h disagrees with uapi.rs ({} problem(s), {} fact(s) \
              agree; the C program is {}):\n  {}\n",
             problems.len(),
             checked,
@@ -518,5 +521,5 @@ fn c_header_agrees_with_uapi_rs() {
         );
     }
     let _ = std::fs::remove_dir_all(&dir);
-    eprintln!("{checked} facts agree between the C header and src/uapi.rs");
+    eprintln!("{checked} facts agree between the C header and uapi.rs");
 }

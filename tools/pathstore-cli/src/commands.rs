@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+
 //! What each subcommand does.
 
 use std::ffi::OsStr;
@@ -284,6 +286,20 @@ fn run_simple(device: &Path, command: Command) -> Result<(), CliError> {
                 ("uid_max_nodes", json!(stats.uid_max_nodes)),
                 ("uid_max_bytes", json!(stats.uid_max_bytes)),
             ];
+            // The module parameters a module reports since they were added (a module from
+            // before answers without them, and its watch_events is then zero, never so else).
+            let params = [
+                ("dev_mode", json!(format!("{:04o}", stats.dev_mode))),
+                ("reserve_nodes", json!(stats.reserve_nodes)),
+                ("reserve_bytes", json!(stats.reserve_bytes)),
+                ("watch_events", json!(stats.watch_events)),
+                ("watch_bytes", json!(stats.watch_bytes)),
+            ];
+            let fields = if stats.watch_events == 0 {
+                fields
+            } else {
+                fields.into_iter().chain(params).collect()
+            };
             print_fields(&fields, json)
         }
         Command::Dump { path } => {

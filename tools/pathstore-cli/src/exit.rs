@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+
 //! The exit status of `pathstore`: one per kind of failure, so that a script can tell a missing
 //! node from a lost race, a timeout or a missing device.
 //!

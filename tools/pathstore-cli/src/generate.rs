@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+
 //! Shell completions and manual pages, generated from the clap definition of the command line so
 //! they cannot drift from it: `pathstore completions SHELL` and `pathstore man [--dir DIR]`.
 

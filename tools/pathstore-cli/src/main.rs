@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+
 //! `pathstore`: the command-line client of the pathstore kernel module (`/dev/pathstore`), in
 //! the style of etcdctl, zkCli and keyctl, made for scripts: an exit status per kind of failure,
 //! messages in the store's terms, JSON and NUL-separated output.

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+
 //! The input of `pathstore txn`: steps as text lines or as a JSON array (see `pathstore txn
 //! --help` and docs/cli.md).
 

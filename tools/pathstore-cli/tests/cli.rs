@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+
 //! Tests of the `pathstore` binary that need no pathstore device: usage, exit codes, messages and
 //! dump parsing (which happens before the device is opened).
 

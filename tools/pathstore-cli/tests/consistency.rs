@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+
 //! The documentation of the command line (docs/cli.md) against the program's own `--help`, and
 //! the project's version against the module's.
 //!

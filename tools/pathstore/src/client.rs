@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+
 //! [`Pathstore`]: an open `/dev/pathstore` and the operations on it.
 
 use std::ffi::c_void;
@@ -628,12 +630,25 @@ impl Pathstore {
         }
     }
 
-    /// Usage and limits of the whole store.
+    /// Usage and limits of the whole store, and every module parameter.
+    ///
+    /// A module older than the parameters' fields (`dev_mode`, `reserve_nodes`,
+    /// `reserve_bytes`, `watch_events`, `watch_bytes`) answers `ENOTTY` to
+    /// [`IOC_STORE_STATS`](abi::IOC_STORE_STATS): this then asks it with
+    /// [`IOC_STORE_STATS_V1`](abi::IOC_STORE_STATS_V1), and those fields are zero.
+    /// `watch_events` is never zero otherwise, so it tells the two apart.
     pub fn store_stats(&self) -> Result<abi::StoreStats> {
         let mut args = abi::StoreStats::default();
         // SAFETY: `StoreStats` is the argument of `IOC_STORE_STATS` and holds no addresses.
-        unsafe { self.call(abi::IOC_STORE_STATS, &mut args) }
-            .map_err(|e| Error::os(Op::StoreStats, None, e))?;
+        match unsafe { self.call(abi::IOC_STORE_STATS, &mut args) } {
+            Err(Errno::NOTTY) => {
+                // SAFETY: `IOC_STORE_STATS_V1` writes the first `STORE_STATS_V1_SIZE` bytes of
+                // a `StoreStats`, which is larger; it holds no addresses.
+                unsafe { self.call(abi::IOC_STORE_STATS_V1, &mut args) }
+            }
+            other => other,
+        }
+        .map_err(|e| Error::os(Op::StoreStats, None, e))?;
         Ok(args)
     }
 

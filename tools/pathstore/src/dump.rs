@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+
 //! The dump format: a JSON backup of a subtree, and restoring it.
 //!
 //! A dump is one JSON object with a format version and a flat list of entries, one per node of

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+
 //! A safe client for pathstore, the kernel module that serves a ZooKeeper-like tree of values at
 //! `/dev/pathstore`.
 //!

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+
 //! Helpers for pathstore paths: byte strings of `/`-separated components starting with `/`.
 //!
 //! These only manipulate bytes; the module is the judge of what is valid (see

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+
 //! [`Walk`]: a depth-first traversal of a subtree, for `tree` and `dump`.
 
 use rustix::io::Errno;

@@ -9,7 +9,7 @@
 //!    `/it/<test>` and removes it, and checks the store's counters by differences, except the few that reset the
 //!    whole store on purpose.
 //! 2. `limits::`, with the module loaded with `max_value_len=64 max_path_len=128 max_depth=8
-//!    max_nodes=64 max_bytes=2048 watch_events=16`.
+//!    max_nodes=64 max_bytes=2048 watch_events=16 reserve_nodes=0 reserve_bytes=0`.
 //! 3. `access::` and `tenants::`, with `dev_mode=0666 uid_max_nodes=16 uid_max_bytes=1024`:
 //!    steps run as other users in worker processes.
 //! 4. `reserve::`, with `dev_mode=0666 max_nodes=600 reserve_nodes=64 max_bytes=65536

@@ -682,7 +682,18 @@ fn store_stats_reports_default_limits_and_usage() {
         (65536, 4096, 64, 4_194_304, 268_435_456),
         "this pass expects the module's default parameters"
     );
-    assert_eq!(st.pad, 0, "StoreStats.pad should be zero");
+    assert_eq!(
+        (
+            st.dev_mode,
+            st.reserve_nodes,
+            st.reserve_bytes,
+            st.watch_events,
+            st.watch_bytes
+        ),
+        (0o600, 4096, 4 << 20, 4096, 1 << 20),
+        "this pass expects the default dev_mode, reserves and event log \
+         (dev_mode, reserve_nodes, reserve_bytes, watch_events, watch_bytes)"
+    );
     assert_eq!(
         (st.uid_max_nodes, st.uid_max_bytes),
         (65536, 16 << 20),
@@ -696,6 +707,47 @@ fn store_stats_reports_default_limits_and_usage() {
         (walked.nodes, walked.bytes),
         (st.nodes, st.bytes),
         "store_stats nodes and bytes should match a walk of the whole store"
+    );
+}
+
+#[test]
+fn text_stats_reports_what_the_ioctl_does() {
+    // The text `stats` line: every field of `StoreStats` under its name, in the documented order,
+    // `dev_mode` in octal. Nothing changes the store between the two reads (one test at a time).
+    let store = open();
+    let st = stats(&store);
+    let file = integration::open_text();
+    if let Err(e) = integration::text_write(&file, b"stats") {
+        panic!("write stats: {}", pathstore::ErrnoDisplay(e));
+    }
+    let mut reply = String::new();
+    std::io::Read::read_to_string(&mut &file, &mut reply).expect("read the stats line");
+    let want = format!(
+        "nodes={} bytes={} max_nodes={} max_bytes={} max_value_len={} max_path_len={} \
+         max_depth={} sequence={} uid_nodes={} uid_bytes={} uid_max_nodes={} uid_max_bytes={} \
+         dev_mode=0{:03o} reserve_nodes={} reserve_bytes={} watch_events={} watch_bytes={}\n",
+        st.nodes,
+        st.bytes,
+        st.max_nodes,
+        st.max_bytes,
+        st.max_value_len,
+        st.max_path_len,
+        st.max_depth,
+        st.sequence,
+        st.uid_nodes,
+        st.uid_bytes,
+        st.uid_max_nodes,
+        st.uid_max_bytes,
+        st.dev_mode,
+        st.reserve_nodes,
+        st.reserve_bytes,
+        st.watch_events,
+        st.watch_bytes
+    );
+    assert_eq!(reply, want, "text stats against STORE_STATS");
+    assert!(
+        reply.contains(" dev_mode=0600 "),
+        "the default dev_mode in octal: {reply}"
     );
 }
 

@@ -1,9 +1,10 @@
-// SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note
+// SPDX-License-Identifier: GPL-2.0 OR MIT OR Apache-2.0
 
 //! The pathstore ioctl ABI: the one definition of its numbers and structures.
 //!
-//! This file is compiled twice: into the kernel module (as `crate::uapi`) and into the userspace
-//! crate `pathstore-abi` under `tools/`. It therefore depends on `core` alone. The C header
+//! This file belongs to the userspace crate `pathstore-abi` (`tools/pathstore-abi/src/uapi.rs`),
+//! and the kernel module compiles it too (as `crate::uapi`, by `#[path]` from
+//! `src/pathstore.rs`). It therefore depends on `core` alone. The C header
 //! `include/uapi/linux/pathstore.h` mirrors it; a test in `tools/pathstore-abi` compiles the header
 //! and checks that every size, offset and number agrees with this file.
 //!
@@ -13,7 +14,8 @@
 //!   gain a meaning later.
 //! - User buffers are passed as a 64-bit address plus a 32-bit length, so that 32-bit and 64-bit
 //!   processes share one layout.
-//! - Sizes are part of the ioctl numbers: a structure that grows gets a new number.
+//! - Sizes are part of the ioctl numbers: a structure that grows (at its end only) gets a new
+//!   number, and the old number, with the old size, stays accepted ([`IOC_STORE_STATS_V1`]).
 //!
 //! Paths are byte strings (not NUL-terminated) passed by address and length.
 
@@ -65,8 +67,14 @@ pub const IOC_DELETE: u32 = iowr::<DeleteArgs>(0x03);
 pub const IOC_LIST: u32 = iowr::<ListArgs>(0x04);
 /// `PATHSTORE_IOC_STAT`: a node's metadata ([`StatArgs`]).
 pub const IOC_STAT: u32 = iowr::<StatArgs>(0x05);
-/// `PATHSTORE_IOC_STORE_STATS`: whole-store usage and limits ([`StoreStats`]).
+/// `PATHSTORE_IOC_STORE_STATS`: whole-store usage and limits, every module parameter included
+/// ([`StoreStats`]).
 pub const IOC_STORE_STATS: u32 = ior::<StoreStats>(0x06);
+/// `PATHSTORE_IOC_STORE_STATS_V1`: the same call with the first [`STORE_STATS_V1_SIZE`] bytes of
+/// [`StoreStats`], as modules before `dev_mode`, `reserve_*` and `watch_*` were reported knew it
+/// (and their programs still use): the module writes those bytes only, with `dev_mode` zero as
+/// the `pad` it replaced.
+pub const IOC_STORE_STATS_V1: u32 = ioc(IOC_READ, 0x06, STORE_STATS_V1_SIZE as usize);
 /// `PATHSTORE_IOC_WATCH`: wait for a change of a node or of a subtree after a given version
 /// ([`WatchArgs`]).
 pub const IOC_WATCH: u32 = iowr::<WatchArgs>(0x08);
@@ -321,7 +329,13 @@ pub struct StatArgs {
     pub stat: NodeStat,
 }
 
-/// Argument of [`IOC_STORE_STATS`]: usage and limits of the whole store.
+/// Size of the first version of [`StoreStats`] (up to `uid_max_bytes`), the size in
+/// [`IOC_STORE_STATS_V1`].
+pub const STORE_STATS_V1_SIZE: u32 = 88;
+
+/// Argument of [`IOC_STORE_STATS`]: usage and limits of the whole store, and every module
+/// parameter. Fields after `uid_max_bytes` were added later (with `dev_mode` in place of a
+/// `pad`); [`IOC_STORE_STATS_V1`] reports the structure without them.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct StoreStats {
@@ -341,8 +355,9 @@ pub struct StoreStats {
     pub max_path_len: u32,
     /// Deepest path, in components (module parameter `max_depth`).
     pub max_depth: u32,
-    /// Zero.
-    pub pad: u32,
+    /// Permissions of `/dev/pathstore` (module parameter `dev_mode`, `0o000` to `0o777`); zero
+    /// through [`IOC_STORE_STATS_V1`].
+    pub dev_mode: u32,
     /// Nodes owned by the caller (the user that opened the file).
     pub uid_nodes: u64,
     /// Bytes of names and values of the nodes the caller owns.
@@ -351,6 +366,14 @@ pub struct StoreStats {
     pub uid_max_nodes: u64,
     /// Limit on `uid_bytes` for users other than root (module parameter `uid_max_bytes`).
     pub uid_max_bytes: u64,
+    /// Nodes of `max_nodes` only `CAP_SYS_ADMIN` may use (module parameter `reserve_nodes`).
+    pub reserve_nodes: u64,
+    /// Bytes of `max_bytes` only `CAP_SYS_ADMIN` may use (module parameter `reserve_bytes`).
+    pub reserve_bytes: u64,
+    /// Changes the event log keeps for watches (module parameter `watch_events`).
+    pub watch_events: u32,
+    /// Bytes of paths the event log keeps (module parameter `watch_bytes`).
+    pub watch_bytes: u32,
 }
 
 /// Argument of [`IOC_WATCH`].
@@ -508,3 +531,7 @@ pub struct CheckArgs {
 // Every argument must fit the 14-bit size field of an ioctl number.
 const _: () = assert!(core::mem::size_of::<ListArgs>() < (1 << IOC_SIZEBITS));
 const _: () = assert!(core::mem::size_of::<StoreStats>() < (1 << IOC_SIZEBITS));
+// The first version of `StoreStats` ends with `uid_max_bytes`, and the structure only grows.
+const STORE_STATS_V1_END: usize = core::mem::offset_of!(StoreStats, uid_max_bytes) + 8;
+const _: () = assert!(STORE_STATS_V1_END == STORE_STATS_V1_SIZE as usize);
+const _: () = assert!(core::mem::size_of::<StoreStats>() > STORE_STATS_V1_SIZE as usize);
