@@ -130,7 +130,7 @@ fn room_for(caller: &Caller, max: u64, reserve: u64) -> u64 {
 fn uncharge_below(ledger: &mut Ledger, top: &Node, max_depth: u32) -> Result<(u64, u64)> {
     let (mut nodes, mut bytes) = (0, 0);
     walk(top, max_depth, |name, node, _| {
-        let own = u64::from_safe_cast(name.len()) + node.value_len();
+        let own = node.charged_bytes(name.len());
         nodes += 1;
         bytes += own;
         ledger.uncharge(node.owner, 1, own);
@@ -303,11 +303,18 @@ impl Tree {
         }
         let existing = self.may_create_below(path, caller)?;
         let new_nodes = u64::from_safe_cast(path.depth() - existing);
-        let names_len: u64 = path
+        let mut names_len: u64 = path
             .components()
             .skip(existing)
             .map(|c| u64::from_safe_cast(c.len()))
             .sum();
+        // An ephemeral node is charged its whole path rather than its name: its session keeps
+        // a copy, to remove it.
+        if opts.ephemeral.is_some() {
+            let name_len = path.name().map_or(0, |name| name.len());
+            names_len = names_len - u64::from_safe_cast(name_len)
+                + u64::from_safe_cast(path.as_bytes().len());
+        }
         let nodes = self
             .nodes
             .checked_add(new_nodes)
@@ -515,7 +522,7 @@ impl Tree {
         }
         let mut subtree = Subtree::reserve(max_depth)?;
         let (nodes, bytes) = uncharge_below(&mut self.ledger, node, max_depth)?;
-        let own = u64::from_safe_cast(name.len()) + node.value_len();
+        let own = node.charged_bytes(name.len());
         self.ledger.uncharge(node.owner, 1, own);
         let (removed, _) = parent.remove_child(name, seq).ok_or(ENOENT)?;
         let (_, mut removed) = removed.to_key_value();
@@ -606,7 +613,7 @@ impl Tree {
     /// the owners' quotas. Returns the number of nodes and bytes freed.
     fn release(&mut self, removed: RBTreeNode<Name, Node>) -> (u64, u64) {
         let (name, mut node) = removed.to_key_value();
-        let own = u64::from_safe_cast(name.len()) + node.value_len();
+        let own = node.charged_bytes(name.len());
         self.ledger.uncharge(node.owner, 1, own);
         let (nodes, bytes) = self.destroy_children(node.take_children(), true);
         (nodes + 1, bytes + own)
@@ -620,11 +627,11 @@ impl Tree {
         // Count what goes before changing anything: the walk and the list allocate.
         let node = self.root.descend(path.components()).ok_or(ENOENT)?;
         let mut uncharges = Uncharges::new();
-        let own = u64::from_safe_cast(name.len()) + node.value_len();
+        let own = node.charged_bytes(name.len());
         uncharges.add(node.owner, own)?;
         let (mut nodes, mut bytes) = (1u64, own);
         walk(node, self.limits.max_depth, |name, node, _| {
-            let own = u64::from_safe_cast(name.len()) + node.value_len();
+            let own = node.charged_bytes(name.len());
             nodes += 1;
             bytes += own;
             uncharges.add(node.owner, own)

@@ -78,7 +78,7 @@ impl Tree {
             if depth > self.limits.max_depth {
                 return Err(broken("node deeper than max_depth", depth.into()));
             }
-            let own = u64::from_safe_cast(name.len()) + node.value_len();
+            let own = node.charged_bytes(name.len());
             nodes += 1;
             bytes += own;
             self.check_node(node, &mut owners, own, 1)

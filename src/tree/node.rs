@@ -63,6 +63,9 @@ pub(super) struct Ext {
     pub(super) session: u64,
     /// The number the next sequential child gets.
     pub(super) seq_next: u32,
+    /// For an ephemeral node, the length of its path, which its session keeps a copy of (to
+    /// remove it) and which it is charged for instead of its name; 0 otherwise.
+    pub(super) path_len: u32,
 }
 
 /// A node's metadata, as `stat` reports it.
@@ -105,6 +108,17 @@ impl Node {
 
     pub(super) fn value_len(&self) -> u64 {
         self.value.as_ref().map_or(0, |v| v.len().into_safe_cast())
+    }
+
+    /// The bytes the node is charged for (to its owner and in the store's total) under a name
+    /// of `name_len` bytes: its name, or for an ephemeral node its whole path (its session keeps
+    /// a copy), and its value.
+    pub(super) fn charged_bytes(&self, name_len: usize) -> u64 {
+        let name = match self.ext.as_ref().map(|e| e.path_len).filter(|&len| len > 0) {
+            Some(path_len) => u64::from(path_len),
+            None => u64::from_safe_cast(name_len),
+        };
+        name + self.value_len()
     }
 
     pub(super) fn num_children(&self) -> u64 {

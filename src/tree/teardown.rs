@@ -62,7 +62,9 @@ impl Chain {
             top: Node::new(Some(value), new.version, new.now, new.owner, new.mode),
         };
         if let Some(session) = ephemeral {
-            chain.top.ext_mut()?.session = session;
+            let ext = chain.top.ext_mut()?;
+            ext.session = session;
+            ext.path_len = u32::try_from(path.as_bytes().len()).map_err(|_| EINVAL)?;
         }
         loop {
             let name = Name::copy(chain_name)?;
@@ -213,7 +215,7 @@ impl Tree {
         let mut bytes = 0u64;
         let ledger = &mut self.ledger;
         free_levels(&mut self.teardown, children, |name, child| {
-            let own = u64::from_safe_cast(name.len()) + child.value_len();
+            let own = child.charged_bytes(name.len());
             nodes += 1;
             bytes += own;
             if account {

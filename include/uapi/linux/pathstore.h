@@ -315,7 +315,8 @@ struct pathstore_stat {
  *	(with @dev_mode in place of a pad); %PATHSTORE_IOC_STORE_STATS_V1 reports the first
  *	%PATHSTORE_STORE_STATS_V1_SIZE bytes only, with @dev_mode zero.
  * @nodes: nodes in the store, the root included.
- * @bytes: bytes accounted: the sum of all names and values.
+ * @bytes: bytes accounted: the sum of all names (an ephemeral node:
+ *         its whole path) and values.
  * @max_nodes: limit on @nodes (module parameter max_nodes).
  * @max_bytes: limit on @bytes (module parameter max_bytes).
  * @sequence: the store-wide sequence number: the version the next change will exceed.

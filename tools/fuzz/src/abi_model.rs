@@ -133,6 +133,9 @@ pub struct Node {
     pub session: u64,
     /// The number the next sequential child gets.
     pub seq_next: u32,
+    /// For an ephemeral node, the length of its path: what it is charged for instead of its
+    /// name (its session keeps a copy of the path).
+    pub path_len: u64,
 }
 
 impl Node {
@@ -146,7 +149,19 @@ impl Node {
             mode,
             session: 0,
             seq_next: 0,
+            path_len: 0,
         }
+    }
+
+    /// The bytes it is charged for under `name`: its name (an ephemeral node: its path) and
+    /// its value.
+    fn charged(&self, name: &[u8]) -> u64 {
+        let name = if self.path_len > 0 {
+            self.path_len
+        } else {
+            name.len() as u64
+        };
+        name + self.value_len()
     }
 
     fn value_len(&self) -> u64 {
@@ -583,7 +598,7 @@ impl AbiModel {
         }
         self.root.each_below(&mut |name, n| {
             nodes += 1;
-            let own = name.len() as u64 + n.value_len();
+            let own = n.charged(name);
             bytes += own;
             let u = usage.entry(n.owner).or_default();
             u.nodes += 1;
@@ -735,7 +750,10 @@ impl AbiModel {
         }
         caller.may_write(node)?;
         let new_nodes = (comps.len() - existing) as u64;
-        let names_len: u64 = comps[existing..].iter().map(|c| c.len() as u64).sum();
+        let mut names_len: u64 = comps[existing..].iter().map(|c| c.len() as u64).sum();
+        if opts.ephemeral.is_some() {
+            names_len = names_len - comps.last().map_or(0, |c| c.len() as u64) + path.len() as u64;
+        }
         let nodes = self.nodes + new_nodes;
         if nodes > self.limits.store.max_nodes {
             return Err(Errno::NOSPC);
@@ -750,6 +768,7 @@ impl AbiModel {
         let mut chain = Node::new(Some(value.to_vec()), seq, caller.uid, mode);
         if let Some(session) = opts.ephemeral {
             chain.session = session;
+            chain.path_len = path.len() as u64;
         }
         for i in (existing + 1..comps.len()).rev() {
             let mut parent = Node::new(None, seq, caller.uid, mode);
@@ -789,7 +808,7 @@ impl AbiModel {
 
     /// Returns the charges of a subtree taken out: (owner, nodes, bytes) per node.
     fn charges(name: &[u8], node: &Node, out: &mut Vec<(u32, u64, u64)>) {
-        out.push((node.owner, 1, name.len() as u64 + node.value_len()));
+        out.push((node.owner, 1, node.charged(name)));
         for (n, c) in &node.children {
             Self::charges(n, c, out);
         }
@@ -1465,7 +1484,7 @@ impl AbiModel {
             let parent = self.root.descend_mut(parents).unwrap();
             let node = parent.children.remove(name).unwrap();
             parent.child_version = seq;
-            let own = name.len() as u64 + node.value_len();
+            let own = node.charged(name);
             self.uncharge(node.owner, 1, own);
             self.nodes -= 1;
             self.bytes -= own;

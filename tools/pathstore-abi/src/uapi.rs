@@ -341,7 +341,7 @@ pub const STORE_STATS_V1_SIZE: u32 = 88;
 pub struct StoreStats {
     /// Nodes in the store, the root included.
     pub nodes: u64,
-    /// Bytes accounted: the sum of all names and values.
+    /// Bytes accounted: the sum of all names (an ephemeral node: its whole path) and values.
     pub bytes: u64,
     /// Limit on `nodes` (module parameter `max_nodes`).
     pub max_nodes: u64,
