@@ -36,6 +36,7 @@ pub(crate) fn as_user(uid: u32, steps: &[String]) -> Vec<String> {
 
 /// The worker half of [`as_user`]: runs the `;`-separated steps of `spec` on one open file and
 /// prints a `WORKER-RESULT` line per step. Steps: `get P`, `set P V`, `create P V`,
+/// `ephemeral P V` (removed when the worker's file is released),
 /// `mode P V private|read|rw`, `rm P`, `rmr P`, `ls P`, `stat P`, `stats`, `check`, `text LINE`
 /// (a command through the text interface, on a file of its own), and the steps of
 /// [`crate::tenants`]: `watchall P AFTER`, `rmr-stale P VERSION SECONDS`, `spin SECONDS`,
@@ -101,6 +102,7 @@ fn run_step(store: &Pathstore, step: &str) -> String {
         ["get", p] => outcome(store.get(p), |v| String::from_utf8_lossy(&v).into_owned()),
         ["set", p, v] => outcome(store.set(p, v), none),
         ["create", p, v] => outcome(store.create(p, v), none),
+        ["ephemeral", p, v] => outcome(store.create_ephemeral(p, v), |_| String::new()),
         ["mode", p, v, mode] => {
             let bits = match *mode {
                 "private" => 0,

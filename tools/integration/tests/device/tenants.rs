@@ -780,3 +780,37 @@ fn a_value_written_into_roots_writable_node_is_held_to_the_quota() {
     ok("root sets a big value", store.set(&node, &big));
     check_store(&store);
 }
+
+#[test]
+fn the_paths_an_open_file_keeps_for_its_ephemeral_nodes_count_against_the_quota() {
+    let store = open();
+    let s = shared_scratch(&store, "ten_eph_paths");
+    // A parent with a long name, which root owns and all may write: an ephemeral node below it
+    // has a short name but a long path, which its file keeps a copy of.
+    let parent = s.path(&"p".repeat(250));
+    ok(
+        "a long-named parent all may write",
+        store.set_mode(&parent, "", 0, abi::MODE_ALL),
+    );
+    let len = format!("{parent}/e0").len();
+    let fits = 1024 / (len + 1);
+    let steps: Vec<String> = (0..=fits)
+        .map(|i| format!("ephemeral {parent}/e{i} v"))
+        .collect();
+    let results = as_user(EPHEMERAL_USER, &steps);
+    let mut expected = vec!["ok".to_owned(); fits];
+    expected.push("EDQUOT".to_owned());
+    assert_eq!(
+        results, expected,
+        "each ephemeral node is charged its {len}-byte path (and its value): {fits} fit in \
+         the 1024-byte quota"
+    );
+    // The worker's file is gone, and its nodes with it.
+    assert_eq!(ok("ls", store.list(&parent)), Vec::<Vec<u8>>::new());
+    check_store(&store);
+}
+
+/// The user of
+/// [`the_paths_an_open_file_keeps_for_its_ephemeral_nodes_count_against_the_quota`], used by no
+/// other test.
+const EPHEMERAL_USER: u32 = 3002;
