@@ -173,7 +173,7 @@ pub(crate) fn shared_scratch<'s>(store: &'s Pathstore, name: &str) -> Scratch<'s
 }
 
 /// Checks the store's consistency after a case, as root.
-fn check_consistent(store: &Pathstore) {
+pub(crate) fn check_consistent(store: &Pathstore) {
     let report = ok("IOC_CHECK", store.check());
     let stats = ok("store stats", store.store_stats());
     assert_eq!(

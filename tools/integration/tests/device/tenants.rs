@@ -15,7 +15,7 @@ use std::{
 use integration::{clip, ok, open, scaled, Scratch, WORKER_ENV};
 use pathstore::{abi, Conditional, Pathstore};
 
-use crate::access::{as_user, name, shared_scratch, steps, ALICE, BOB};
+use crate::access::{as_user, check_consistent, name, shared_scratch, steps, ALICE, BOB};
 
 /// Worker step `watchall P AFTER`: every change a subtree watch of `P` reports after version
 /// `AFTER`, without waiting, as `KIND:PATH` joined by `,` (`none` when there is none).
@@ -258,23 +258,30 @@ fn median(samples: &mut [Duration]) -> Duration {
     samples[samples.len() / 2]
 }
 
-/// The median time of a get of `path`, measured for `window`: in samples of at least 50 ms
-/// (the debug guest's clock ticks in jiffies, so a get is too short to time alone), each the
-/// mean of the gets it holds.
-fn get_latency(store: &Pathstore, path: &str, window: Duration) -> Duration {
+/// The median time of `op` (a get, a set), measured for `window`: in samples of at least 50 ms
+/// (the debug guest's clock ticks in jiffies, so one call is too short to time alone), each the
+/// mean of the calls it holds.
+fn latency(window: Duration, mut op: impl FnMut()) -> Duration {
     const SAMPLE: Duration = Duration::from_millis(50);
     let end = Instant::now() + window;
     let mut times = Vec::new();
     while times.is_empty() || Instant::now() < end {
         let start = Instant::now();
-        let mut gets = 0u32;
-        while gets == 0 || start.elapsed() < SAMPLE {
-            ok("get", store.get(path));
-            gets += 1;
+        let mut calls = 0u32;
+        while calls == 0 || start.elapsed() < SAMPLE {
+            op();
+            calls += 1;
         }
-        times.push(start.elapsed() / gets);
+        times.push(start.elapsed() / calls);
     }
     median(&mut times)
+}
+
+/// The median time of a get of `path`, measured for `window` (see [`latency`]).
+fn get_latency(store: &Pathstore, path: &str, window: Duration) -> Duration {
+    latency(window, || {
+        ok("get", store.get(path));
+    })
 }
 
 #[test]
@@ -614,12 +621,7 @@ fn users_of_a_user_namespace_share_its_owners_quota() {
         as_user(NS_OWNER, &[format!("create {} v", again.path("owner"))]),
         ["ok"]
     );
-    check_store(&store);
-}
-
-/// Checks the store's consistency (counts, ledger, accounts), as root.
-fn check_store(store: &Pathstore) {
-    ok("IOC_CHECK", store.check());
+    check_consistent(&store);
 }
 
 /// Worker step `watchers N P SECONDS READY`: `N` threads each watch `P` (which does not exist)
@@ -682,21 +684,11 @@ pub(crate) fn sleeping_watchers(
 /// [`thousands_of_sleeping_watchers_do_not_slow_another_users_sets`], used by no other test.
 const WATCHER: u32 = 3001;
 
-/// The median time of a set of `path`, measured for `window` as [`get_latency`] measures gets.
+/// The median time of a set of `path`, measured for `window` (see [`latency`]).
 fn set_latency(store: &Pathstore, path: &str, window: Duration) -> Duration {
-    const SAMPLE: Duration = Duration::from_millis(50);
-    let end = Instant::now() + window;
-    let mut times = Vec::new();
-    while times.is_empty() || Instant::now() < end {
-        let start = Instant::now();
-        let mut sets = 0u32;
-        while sets == 0 || start.elapsed() < SAMPLE {
-            ok("set", store.set(path, "v"));
-            sets += 1;
-        }
-        times.push(start.elapsed() / sets);
-    }
-    median(&mut times)
+    latency(window, || {
+        ok("set", store.set(path, "v"));
+    })
 }
 
 #[test]
@@ -778,7 +770,7 @@ fn a_value_written_into_roots_writable_node_is_held_to_the_quota() {
     );
     // Root itself is not limited.
     ok("root sets a big value", store.set(&node, &big));
-    check_store(&store);
+    check_consistent(&store);
 }
 
 #[test]
@@ -807,7 +799,7 @@ fn the_paths_an_open_file_keeps_for_its_ephemeral_nodes_count_against_the_quota(
     );
     // The worker's file is gone, and its nodes with it.
     assert_eq!(ok("ls", store.list(&parent)), Vec::<Vec<u8>>::new());
-    check_store(&store);
+    check_consistent(&store);
 }
 
 /// The user of
