@@ -27,7 +27,9 @@
 # module; unset, nothing changes:
 #   PATHSTORE_MODULE=KO      test this module build instead of building one: no module build, no
 #                            host checks, host tests or install test (none of them loads the
-#                            module); only the guest, with the programs it runs (built if needed)
+#                            module); only the guest, with the programs it runs (built if needed).
+#                            KO is kbuild's output, MO/src/pathstore.ko: the guest's install test
+#                            installs it from MO
 #   PATHSTORE_FAIL_FAST=1    the guest stops at the first failed pass or check (see
 #                            scripts/guest-tests.sh); the passes it did not run then fail as missing
 #   PATHSTORE_RESULTS=DIR    results and logs in DIR instead of build/<tier>/
@@ -59,7 +61,7 @@ check) # the fast tier: the same passes, smaller
 esac
 [ -n "${FUZZ_SEED:-}" ] || FUZZ_SEED=$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')
 log() { printf '[%s] %s\n' "$tier" "$*" >&2; }
-module_given=${PATHSTORE_MODULE:-}
+module_given=${PATHSTORE_MODULE:-} guest_mo=
 
 cd "$here" || exit 1
 results_init "${PATHSTORE_RESULTS:-$here/build/$tier}"
@@ -83,6 +85,8 @@ if [ -n "$module_given" ]; then
 		exit 1
 	fi
 	module=$module_given
+	# kbuild's output folder, which the guest's install test installs from.
+	guest_mo="MO='$(cd "$(dirname "$module")/.." && pwd)' "
 	record_check ok "host/build"
 else
 # 1. Build (the module once, with clippy) and the host checks.
@@ -165,7 +169,7 @@ timed guest "${vm_lock[@]}" "$here/qemu/run.sh" --kernel-dir "$kdir" --module "$
 PATHSTORE_IT_SCALE='$PATHSTORE_IT_SCALE' PATHSTORE_HEAVY_SCALE='$PATHSTORE_HEAVY_SCALE' \
 PATHSTORE_STRESS_SECONDS='$PATHSTORE_STRESS_SECONDS' \
 FUZZ_OPS='$FUZZ_OPS' FUZZ_FAULT_OPS='$FUZZ_FAULT_OPS' FUZZ_RANDOM_OPS='$FUZZ_RANDOM_OPS' FUZZ_SEED='$FUZZ_SEED' \
-FUZZ_EXTRA='$FUZZ_EXTRA' PATHSTORE_FAIL_FAST='${PATHSTORE_FAIL_FAST:-0}' \
+FUZZ_EXTRA='$FUZZ_EXTRA' PATHSTORE_FAIL_FAST='${PATHSTORE_FAIL_FAST:-0}' ${guest_mo}\
 sh scripts/guest-tests.sh" 2>&1 | tee "$results/guest.log"
 status=${PIPESTATUS[0]}
 before=$(grep -c $'\tfail\t' "$results/results.txt")
