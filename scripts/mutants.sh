@@ -18,7 +18,9 @@
 # Environment: PATHSTORE_VM_LOCK=FILE holds flock(1) on FILE for each VM run (one at a time, not
 # around the whole run), so other users of the machine can run theirs in between. FUZZ_SEED (default
 # 1) seeds the tier's random fuzz segment, the same for every mutant so that runs compare;
-# MUTANTS_LIST replaces scripts/mutants/list.
+# MUTANTS_LIST replaces scripts/mutants/list; MUTANTS_GUEST_TIMEOUT (for the check tier 600 s by
+# default, twice what a whole run takes; test.sh's own for the full tier) stops a guest in which
+# a mutant made a test hang.
 #
 # Each mutant runs scripts/test.sh with PATHSTORE_MODULE (its module, kbuild's output in
 # build/mutants/obj/, a copy kept in build/mutants/NAME/; no host checks or host tests, which
@@ -44,6 +46,7 @@ while [ $# -gt 0 ]; do
 done
 case "$tier" in check | test) ;; *) echo "mutants.sh: --tier check or test" >&2; exit 2 ;; esac
 log() { printf '[mutants] %s\n' "$*" >&2; }
+guest_timeout=${MUTANTS_GUEST_TIMEOUT:-$([ "$tier" = check ] && echo 600 || echo 2400)}
 
 all=$(python3 "$helper" names "$list") || exit 2
 if [ ${#names[@]} -eq 0 ]; then
@@ -97,6 +100,7 @@ run() {
 	t0=$(date +%s)
 	"${lock[@]}" sh -c 'date +%s >"$0"; exec "$@"' "$out/$name/locked-at" \
 		env -u PATHSTORE_VM_LOCK PATHSTORE_MODULE="$out/obj/src/pathstore.ko" PATHSTORE_FAIL_FAST=1 \
+		PATHSTORE_GUEST_TIMEOUT="$guest_timeout" \
 		PATHSTORE_RESULTS="$out/$name/results" "$here/scripts/test.sh" --tier "$tier" >"$out/$name/run.log" 2>&1
 	status=$?
 	waited=$(($(cat "$out/$name/locked-at" 2>/dev/null || echo "$t0") - t0))

@@ -35,6 +35,8 @@
 #   PATHSTORE_RESULTS=DIR    results and logs in DIR instead of build/<tier>/
 #   PATHSTORE_VM_LOCK=FILE   hold flock(1) on FILE while the VM runs (one VM at a time on a shared
 #                            machine), and only then
+#   PATHSTORE_GUEST_TIMEOUT=S  stop the guest after S seconds (default 2400, 900 for the check
+#                            tier): a mutant that makes a test hang fails sooner
 set -uo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 export PATH=${CARGO_HOME:-$HOME/.cargo}/bin:$PATH
@@ -59,6 +61,7 @@ check) # the fast tier: the same passes, smaller
 	guest_timeout=900 ;;
 *) echo "test.sh: unknown tier '$tier' (test or check)" >&2; exit 2 ;;
 esac
+guest_timeout=${PATHSTORE_GUEST_TIMEOUT:-$guest_timeout}
 [ -n "${FUZZ_SEED:-}" ] || FUZZ_SEED=$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')
 log() { printf '[%s] %s\n' "$tier" "$*" >&2; }
 module_given=${PATHSTORE_MODULE:-} guest_mo=

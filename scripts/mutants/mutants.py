@@ -77,7 +77,9 @@ def apply(mutant, root):
     return 0
 
 
+MARK_BEGIN = re.compile(r"^@@ begin (\S+) ")
 MARK_END = re.compile(r"^@@ end (\S+) status=(\d+)")
+LIBTEST_LINE = re.compile(r"^test (.+?) \.\.\.(.*)$")
 MARK_CHECK_FAIL = re.compile(r"^@@ check fail (.*)$")
 
 
@@ -94,10 +96,22 @@ def caught(results):
         return None
     failed_tests = [name for kind, status, name, _ in records if kind == "test" and status == "fail"]
     first = None
+    # The pass running when the guest stopped, and its test without a result, if any.
+    running, pending = None, None
     try:
         with open(os.path.join(results, "guest.log"), errors="replace") as f:
             for line in f:
                 line = line.rstrip("\r\n")
+                m = MARK_BEGIN.match(line)
+                if m:
+                    running, pending = m.group(1), None
+                    continue
+                m = LIBTEST_LINE.match(line)
+                if m:
+                    pending = None if m.group(2).strip() else m.group(1)
+                    continue
+                if MARK_END.match(line):
+                    running = None
                 m = MARK_END.match(line)
                 if m and m.group(2) != "0":
                     first = ("pass", m.group(1))
@@ -116,6 +130,9 @@ def caught(results):
         return f"KUnit: {kunit[0].split('/', 1)[1]}" if kunit else first[1]
     if first:
         return first[1]
+    if running:
+        what = f"{pending} did not finish" if pending else "did not finish"
+        return f"{running}: {what} (the guest stopped: timeout or crash)"
     # The guest ran every pass: what the host found afterwards (KUnit, kernel log, counts).
     for kind, status, name, details in records:
         if status == "fail":
