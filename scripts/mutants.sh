@@ -98,6 +98,7 @@ run() {
 	local name=$1 lock=() status t0
 	[ -n "${PATHSTORE_VM_LOCK:-}" ] && lock=(flock "$PATHSTORE_VM_LOCK")
 	t0=$(date +%s)
+	# shellcheck disable=SC2016 # expanded by that sh
 	"${lock[@]}" sh -c 'date +%s >"$0"; exec "$@"' "$out/$name/locked-at" \
 		env -u PATHSTORE_VM_LOCK PATHSTORE_MODULE="$out/obj/src/pathstore.ko" PATHSTORE_FAIL_FAST=1 \
 		PATHSTORE_GUEST_TIMEOUT="$guest_timeout" \
