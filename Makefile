@@ -15,6 +15,8 @@
 #   make run [CMD='...']         set up, build, boot a VM with the module loaded (shell or CMD)
 #   make test                    set up, build, run every test (debug kernel): before a commit
 #   make check                   the same passes, smaller: under 5 minutes warm, while working
+#   make mutants [TIER=test] [MUTANTS='a b']  apply each deliberate bug of scripts/mutants/list to
+#                                a copy of the module and show that `make check` catches it
 #   make vm CMD='...'            run CMD in a VM with the module loaded, the checkout mounted
 #   make fuzz [SECONDS=N]        fuzz the module against a model for N s (default 600, debug kernel)
 #   make bench [QUICK=1]         benchmark against tmpfs, the keyring and a no-op ioctl (lean kernel)
@@ -96,7 +98,7 @@ endif
 kbuild = $(MAKE) -C $(KDIR) M=$(PWD) $(if $(MO),MO=$(MO)) $(if $(LLVM),LLVM=$(LLVM)) $(kbuild_cc_arg)
 
 .PHONY: all modules clean modules_install install uninstall dkms-source toolchain rust-analyzer setup \
-	run vm test check fuzz bench
+	run vm test check mutants fuzz bench
 all: modules
 
 # The kernel tree must be a configured build tree with Rust support and its Rust metadata, and
@@ -249,6 +251,10 @@ test: setup
 
 check: setup
 	scripts/check.sh
+
+# Not part of `make test` (each mutant boots the guest): see docs/testing.md, "Mutants".
+mutants: setup
+	scripts/mutants.sh $(if $(TIER),--tier $(TIER)) $(MUTANTS)
 
 fuzz: setup
 	scripts/fuzz.sh $(or $(SECONDS),600)

@@ -24,6 +24,10 @@
 # FUZZ_OPS (seed 1, default 50000), FUZZ_FAULT_OPS (seed 2 under allocation failures, default
 # 20000), FUZZ_RANDOM_OPS and FUZZ_SEED (the random-seed segment: default 50000 operations, a
 # seed from /dev/urandom). A size of 0 leaves that fuzz run out.
+#
+# PATHSTORE_FAIL_FAST=1 (scripts/mutants.sh): stop at the first pass or check that fails, and
+# also when the KUnit suites of the first load failed or a pass left a splat in the kernel log;
+# the host then reports the passes not run as missing.
 set -u
 repo=${PATHSTORE_REPO:?}
 ko=/pathstore.ko
@@ -35,6 +39,23 @@ fuzz=$repo/tools/target/release/pathstore-fuzz
 # shellcheck disable=SC3040 # busybox sh has pipefail
 set -o pipefail
 failed=0
+fail_fast=${PATHSTORE_FAIL_FAST:-0}
+
+# With fail_fast: after a failed pass or check, stop (the host sees where from the markers).
+stop_if_failed() {
+	[ "$fail_fast" = 1 ] && [ $failed -ne 0 ] || return 0
+	echo "== fail fast: stopping at the first failure"
+	exit 1
+}
+# With fail_fast: a splat in the kernel log fails the run now rather than at the end.
+splat_check() { # pass
+	[ "$fail_fast" = 1 ] || return 0
+	_splat=$(dmesg | grep -E 'BUG:|WARNING:|Oops|KASAN:|panicked at|rust_panic|UBSAN|Call Trace:|possible (circular|recursive) locking|suspected memory leak' | head -5)
+	[ -z "$_splat" ] && return 0
+	echo "$_splat"
+	echo "@@ check fail guest/kernel log clean after $1"
+	failed=1
+}
 
 # Pass boundaries also go to the kernel log, so that a splat there shows which pass caused it.
 begin() { # pass format [expect=N]
@@ -46,10 +67,13 @@ end() { # pass status
 	echo "@@ end $1 status=$2 seconds=$(($(date +%s) - pass_started))"
 	echo "pathstore-tests: end $1 (status $2)" >/dev/kmsg
 	[ "$2" -eq 0 ] || failed=1
+	splat_check "$1"
+	stop_if_failed
 }
 mark_check() { # ok|fail name [details]
 	echo "@@ check $1 guest/$2${3:+: $3}"
 	[ "$1" = ok ] || failed=1
+	stop_if_failed
 }
 check() { # name command...: a harness step
 	_name=$1
@@ -122,6 +146,15 @@ kmemleak_active() {
 	fi
 }
 
+# With fail_fast, a failed KUnit case of the first load stops the run before the first pass (the
+# host reads every load's results from the kernel log in any case).
+kunit_first_load() {
+	_failed=$(dmesg | grep -E '^\[[ 0-9.]+\] +not ok [0-9]+ ')
+	[ -z "$_failed" ] && return 0
+	echo "$_failed"
+	return 1
+}
+[ "$fail_fast" = 1 ] && check "KUnit suites of the first load passed" kunit_first_load
 check "kmemleak is active before the tests" kmemleak_active
 # Only leaks that appear from here on count.
 echo clear >$kmemleak 2>/dev/null

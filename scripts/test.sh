@@ -23,6 +23,21 @@
 # disagrees with its results. The tiers differ only in sizes (see below); any size can be
 # overridden from the environment: PATHSTORE_IT_SCALE, PATHSTORE_HEAVY_SCALE (the heavy:: tests),
 # PATHSTORE_STRESS_SECONDS, FUZZ_OPS, FUZZ_FAULT_OPS, FUZZ_RANDOM_OPS, FUZZ_SEED.
+#
+# Knobs for scripts/mutants.sh (`make mutants`), which runs a tier once per deliberately broken
+# module; unset, nothing changes:
+#   PATHSTORE_MODULE=KO      test this module build instead of building one: no module build, no
+#                            host checks, host tests or install test (none of them loads the
+#                            module); only the guest, with the programs it runs (built if needed).
+#                            KO is kbuild's output, MO/src/pathstore.ko: the guest's install test
+#                            installs it from MO
+#   PATHSTORE_FAIL_FAST=1    the guest stops at the first failed pass or check (see
+#                            scripts/guest-tests.sh); the passes it did not run then fail as missing
+#   PATHSTORE_RESULTS=DIR    results and logs in DIR instead of build/<tier>/
+#   PATHSTORE_VM_LOCK=FILE   hold flock(1) on FILE while the VM runs (one VM at a time on a shared
+#                            machine), and only then
+#   PATHSTORE_GUEST_TIMEOUT=S  stop the guest after S seconds (default 2400, 900 for the check
+#                            tier): a mutant that makes a test hang fails sooner
 set -uo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 export PATH=${CARGO_HOME:-$HOME/.cargo}/bin:$PATH
@@ -47,14 +62,37 @@ check) # the fast tier: the same passes, smaller
 	guest_timeout=900 ;;
 *) echo "test.sh: unknown tier '$tier' (test or check)" >&2; exit 2 ;;
 esac
+guest_timeout=${PATHSTORE_GUEST_TIMEOUT:-$guest_timeout}
 [ -n "${FUZZ_SEED:-}" ] || FUZZ_SEED=$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')
 log() { printf '[%s] %s\n' "$tier" "$*" >&2; }
+module_given=${PATHSTORE_MODULE:-} guest_mo=
 
 cd "$here" || exit 1
-results_init "$here/build/$tier"
+results_init "${PATHSTORE_RESULTS:-$here/build/$tier}"
 results=$results_dir
 started=$(date +%s)
 
+if [ -n "$module_given" ]; then
+	# Only the guest, with the module given: what the guest runs is built (or found up to date).
+	log "testing the module $module_given (no module build, no host checks or tests)"
+	prepare() {
+		kdir=$("$here/scripts/kernel.sh" debug 2>"$results/build.log") &&
+			(cd tools && cargo build --release --workspace --quiet 2>>"$results/build.log") &&
+			mkdir -p build/tests &&
+			cc -O2 -Wall -Wextra -Werror -Iinclude tests/c/pathstore_c_test.c -o build/tests/pathstore_c_test \
+				2>>"$results/build.log"
+	}
+	if [ ! -f "$module_given" ] || ! timed build prepare; then
+		cat "$results/build.log" >&2
+		record_check fail "host/build" "no module $module_given, or see $results/build.log"
+		results_summary
+		exit 1
+	fi
+	module=$module_given
+	# kbuild's output folder, which the guest's install test installs from.
+	guest_mo="MO='$(cd "$(dirname "$module")/.." && pwd)' "
+	record_check ok "host/build"
+else
 # 1. Build (the module once, with clippy) and the host checks.
 log "building (the first run builds a debug kernel: 10-20 minutes)"
 build() {
@@ -82,6 +120,7 @@ timed clippy-tools run_check "host/clippy-tools" bash -c "cd tools && cargo clip
 timed package-crates run_check "host/package-crates" scripts/package-test.sh
 mkdir -p build/tests
 run_check "host/c-program-builds" cc -O2 -Wall -Wextra -Werror -Iinclude tests/c/pathstore_c_test.c -o build/tests/pathstore_c_test
+fi
 
 # 2. Host tests, in the release profile of scripts/build.sh's `cargo build --release`: the
 # dependencies are built once for both. Always --workspace: the same packages, the same features,
@@ -100,7 +139,6 @@ for p in json.load(sys.stdin)["packages"]:
 	(cd tools && cargo test --release --workspace --no-fail-fast --doc 2>&1) >"$results/host-doc.log"
 	tally cargo host-doc "$results/host-doc.log" $?
 }
-log "cargo test (host)"
 integration=$(cd tools && cargo test --release --workspace --test device --no-run --message-format=json 2>"$results/device-build.log" |
 	python3 -c 'import json, sys
 for l in sys.stdin:
@@ -109,7 +147,7 @@ for l in sys.stdin:
         print(m["executable"])' | tail -1)
 if [ -n "$integration" ]; then record_check ok "host/device-tests-build"; else
 	record_check fail "host/device-tests-build" "see $results/device-build.log"; fi
-timed host-tests host_tests
+[ -n "$module_given" ] || { log "cargo test (host)"; timed host-tests host_tests; }
 
 # The real-host path, on the host: the Makefile's toolchain checks, dkms against the kernel
 # tree, make install/uninstall into a staging tree (scripts/install-test.sh, a TAP producer).
@@ -121,18 +159,22 @@ install_host() {
 	} >"$results/install-host.log"
 	tally passes "$results/install-host.log" --require install-host
 }
-log "the install path on the host (dkms, make install)"
-timed install-host install_host
+if [ -z "$module_given" ]; then
+	log "the install path on the host (dkms, make install)"
+	timed install-host install_host
+fi
 
 # 3. The guest.
 log "booting the debug kernel to run the guest tests (a few minutes under TCG); fuzz seed $FUZZ_SEED"
 console=$results/console.log dmesg=$results/dmesg.log
-timed guest "$here/qemu/run.sh" --kernel-dir "$kdir" --module "$module" --log "$console" --dmesg "$dmesg" \
+vm_lock=()
+[ -n "${PATHSTORE_VM_LOCK:-}" ] && vm_lock=(flock "$PATHSTORE_VM_LOCK")
+timed guest "${vm_lock[@]}" "$here/qemu/run.sh" --kernel-dir "$kdir" --module "$module" --log "$console" --dmesg "$dmesg" \
 	--timeout "$guest_timeout" --cmd "INTEGRATION='$integration' C_TEST='$here/build/tests/pathstore_c_test' KDIR='$kdir' \
 PATHSTORE_IT_SCALE='$PATHSTORE_IT_SCALE' PATHSTORE_HEAVY_SCALE='$PATHSTORE_HEAVY_SCALE' \
 PATHSTORE_STRESS_SECONDS='$PATHSTORE_STRESS_SECONDS' \
 FUZZ_OPS='$FUZZ_OPS' FUZZ_FAULT_OPS='$FUZZ_FAULT_OPS' FUZZ_RANDOM_OPS='$FUZZ_RANDOM_OPS' FUZZ_SEED='$FUZZ_SEED' \
-FUZZ_EXTRA='$FUZZ_EXTRA' \
+FUZZ_EXTRA='$FUZZ_EXTRA' PATHSTORE_FAIL_FAST='${PATHSTORE_FAIL_FAST:-0}' ${guest_mo}\
 sh scripts/guest-tests.sh" 2>&1 | tee "$results/guest.log"
 status=${PIPESTATUS[0]}
 before=$(grep -c $'\tfail\t' "$results/results.txt")

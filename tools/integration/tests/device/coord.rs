@@ -102,7 +102,21 @@ fn compare_and_set_replaces_only_the_expected_version() {
         Errno::NOENT,
     );
     assert!(!ok("exists", store.exists(s.path("missing"))));
+    // The version compared is the node's own: a change of another node since does not matter.
+    ok("set another node", store.set(s.path("other"), "x"));
+    match ok(
+        "CAS with v2 after another change",
+        store.set_if_version(&k, "3", v2),
+    ) {
+        Conditional::Done(v3) => assert!(v3 > v2),
+        stale => panic!("a CAS with the node's version should succeed, got {stale:?}"),
+    }
 }
+
+/// Conflicts in a row after which a compare-and-set retry loop gives up: under the contention of
+/// these tests a retry succeeds within a few; a CAS that can never succeed must fail the test
+/// rather than hang it.
+const MAX_RETRIES_IN_A_ROW: u64 = 10_000;
 
 #[test]
 fn concurrent_increments_by_compare_and_set_lose_nothing() {
@@ -120,7 +134,11 @@ fn concurrent_increments_by_compare_and_set_lose_nothing() {
                     let store = open();
                     let mut conflicts = 0;
                     for _ in 0..EACH {
-                        loop {
+                        for tries in 0.. {
+                            assert!(
+                                tries < MAX_RETRIES_IN_A_ROW,
+                                "{tries} CAS conflicts in a row: the CAS never succeeds"
+                            );
                             let (value, version) = ok("get", store.get_with_version(counter));
                             let n: u64 = String::from_utf8(value).unwrap().parse().unwrap();
                             let next = (n + 1).to_string();
@@ -730,7 +748,11 @@ fn concurrent_transfers_in_transactions_keep_the_sum() {
                             &accounts[(t + n) % ACCOUNTS],
                             &accounts[(t + n + 1) % ACCOUNTS],
                         );
-                        loop {
+                        for tries in 0.. {
+                            assert!(
+                                tries < MAX_RETRIES_IN_A_ROW,
+                                "{tries} transfers in a row failed with ESTALE: they never succeed"
+                            );
                             let ((a, va), (b, vb)) = (read(&store, from), read(&store, to));
                             let (a, b) = ((a - 1).to_string(), (b + 1).to_string());
                             let steps = [

@@ -34,6 +34,7 @@ mod binary;
 mod concurrency;
 mod coord;
 mod errors;
+mod fail_nth;
 mod heavy;
 mod limits;
 mod ops;
