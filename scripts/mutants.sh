@@ -74,7 +74,8 @@ build() {
 	error=
 	rm -rf "$tree"
 	mkdir -p "$tree" "$out/$name"
-	cp -r "$here/src" "$here/Kbuild" "$tree/"
+	# The module's sources, as a dkms tree has them (src/, Kbuild, the ABI file of pathstore-abi).
+	make -s -C "$here" dkms-source DKMS_SOURCE="$tree" >/dev/null
 	if [ "$name" != baseline ] &&
 		! python3 "$helper" apply "$list" "$name" "$tree" 2>"$out/$name/apply.log"; then
 		cat "$out/$name/apply.log" >&2
