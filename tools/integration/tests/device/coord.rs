@@ -116,7 +116,7 @@ fn compare_and_set_replaces_only_the_expected_version() {
 /// Conflicts in a row after which a compare-and-set retry loop gives up: under the contention of
 /// these tests a retry succeeds within a few; a CAS that can never succeed must fail the test
 /// rather than hang it.
-const MAX_RETRIES_IN_A_ROW: u64 = 10_000;
+const MAX_RETRIES_IN_A_ROW: u64 = 1_000;
 
 #[test]
 fn concurrent_increments_by_compare_and_set_lose_nothing() {
