@@ -25,7 +25,9 @@ use crate::{
     },
     error::StoreResult,
     limits::Limits,
+    num::FromSafeCast,
     path::Path,
+    quota::PENDING_FREE,
     store::Store,
     tree::SetOptions,
     value::Value, //
@@ -60,6 +62,22 @@ pub(crate) struct Response {
     pub(crate) pos: usize,
     /// For a listing read in pages, where its next page starts.
     pub(crate) next: Option<ListCursor>,
+    /// What `bytes` is charged to the opener's account, if anything.
+    pub(crate) charge: Option<PendingCharge>,
+}
+
+/// Bytes of a pending text response charged to an account ([`crate::quota::Pending`]), given
+/// back when dropped with the response.
+pub(crate) struct PendingCharge {
+    store: Arc<Store>,
+    account: u32,
+    bytes: u64,
+}
+
+impl Drop for PendingCharge {
+    fn drop(&mut self) {
+        self.store.release_pending(self.account, self.bytes);
+    }
 }
 
 /// Where the next page of a listing starts: after the name `after` among the children of the
@@ -103,10 +121,28 @@ impl OpenFile {
                     bytes: KVVec::new(),
                     pos: 0,
                     next: None,
+                    charge: None,
                 }),
             }),
             user_gfp(),
         )
+    }
+
+    /// Charges what a text response of `response`'s capacity holds beyond [`PENDING_FREE`] to
+    /// the opener's account, for as long as the returned charge lives (`EDQUOT`).
+    pub(crate) fn charge_response(&self, response: &KVVec<u8>) -> Result<Option<PendingCharge>> {
+        let bytes = response.capacity().saturating_sub(PENDING_FREE);
+        if bytes == 0 {
+            return Ok(None);
+        }
+        let bytes = u64::from_safe_cast(bytes);
+        self.store
+            .charge_pending(&self.caller, bytes, &self.limits)?;
+        Ok(Some(PendingCharge {
+            store: self.store.clone(),
+            account: self.caller.account,
+            bytes,
+        }))
     }
 
     /// Sets the node at `path` as `opts` say, or with `sequential` creates a sequential node
@@ -168,13 +204,15 @@ impl OpenFile {
     }
 
     /// Copies the value of the node at `path` out of the tree, if it is at most `room` bytes
-    /// long: into `stack` when it fits there, else into a new buffer. The tree's lock is held only
-    /// while copying within the kernel, never across an access to user memory.
+    /// long: into `stack` when it fits there, else into a new buffer with room for `spare` bytes
+    /// more. The tree's lock is held only while copying within the kernel, never across an
+    /// access to user memory.
     pub(crate) fn copy_value<'a>(
         &self,
         path: &Path<'_>,
         stack: &'a mut StackBuf<STACK_VALUE>,
         room: usize,
+        spare: usize,
     ) -> Result<Copied<'a>> {
         let (mut len, version, copied) = self.store.read(|t| {
             t.get(path, &self.caller, |value, version| {
@@ -192,7 +230,7 @@ impl OpenFile {
         // lock. It may have been replaced by a longer one in between; then try again with that.
         let mut buf = KVVec::new();
         loop {
-            buf.reserve(len, user_gfp())?;
+            buf.reserve(len.checked_add(spare).ok_or(ENOMEM)?, user_gfp())?;
             let (now, version) = self.store.read(|t| {
                 t.get(path, &self.caller, |value, version| {
                     if value.len() <= room && value.len() <= buf.capacity() {

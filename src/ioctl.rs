@@ -362,7 +362,7 @@ impl OpenFile {
     /// a value too long for the buffer reports as [`StoreError::Range`].
     fn get_value(&self, path: &Path<'_>, buf: u64, buf_len: u32) -> StoreResult<(u32, u64)> {
         let mut stack = StackBuf::new();
-        let copied = self.copy_value(path, &mut stack, usize::from_safe_cast(buf_len))?;
+        let copied = self.copy_value(path, &mut stack, usize::from_safe_cast(buf_len), 0)?;
         let (bytes, version) = match &copied {
             Copied::Stack(bytes, version) => (*bytes, *version),
             Copied::Owned(bytes, version) => (&bytes[..], *version),

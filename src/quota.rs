@@ -289,3 +289,110 @@ impl Ledger {
         }
     }
 }
+
+/// Bytes of each open file's pending text response that it holds free of charge: a listing's
+/// page (2 KiB of names, at most four times as many once escaped) always fits, as do the
+/// responses of `stat`, `stats`, `watch` and `seq` in any store of default limits.
+pub(crate) const PENDING_FREE: usize = 8192;
+
+/// The bytes of pending text responses each account is charged, beyond [`PENDING_FREE`] a file.
+///
+/// A caller without `CAP_SYS_ADMIN` whose account's pending responses would go past
+/// `uid_max_bytes` gets `EDQUOT` for the command (apart from, and in addition to, what its nodes
+/// are charged): one user's unread responses, however many files it opens, hold at most
+/// `uid_max_bytes` plus [`PENDING_FREE`] a file. Kept under a lock of its own, apart from the
+/// tree's: a response is charged and released without the tree.
+pub(crate) struct Pending {
+    accounts: RBTree<u32, u64>,
+}
+
+impl Pending {
+    /// No pending response charged.
+    pub(crate) fn new() -> Self {
+        Self {
+            accounts: RBTree::new(),
+        }
+    }
+
+    /// What `account`'s pending responses are charged.
+    pub(crate) fn charged(&self, account: u32) -> u64 {
+        self.accounts.get(&account).copied().unwrap_or(0)
+    }
+
+    /// Charges `account` `bytes` more, within `limit` unless `exempt` (`EDQUOT`). `room`, made
+    /// before the lock was taken, holds the account's entry when it has none yet.
+    pub(crate) fn charge(
+        &mut self,
+        account: u32,
+        bytes: u64,
+        limit: u64,
+        exempt: bool,
+        room: RBTreeNodeReservation<u32, u64>,
+    ) -> Result {
+        let after = self
+            .charged(account)
+            .checked_add(bytes)
+            .ok_or_else(edquot)?;
+        if after > limit && !exempt {
+            return Err(edquot());
+        }
+        match self.accounts.get_mut(&account) {
+            Some(entry) => *entry = after,
+            None => {
+                self.accounts.insert(room.into_node(account, after));
+            }
+        }
+        Ok(())
+    }
+
+    /// Returns `bytes` that `account`'s pending responses no longer hold.
+    pub(crate) fn release(&mut self, account: u32, bytes: u64) {
+        if let Some(entry) = self.accounts.get_mut(&account) {
+            *entry = entry.saturating_sub(bytes);
+            if *entry == 0 {
+                self.accounts.remove(&account);
+            }
+        }
+    }
+}
+
+#[kunit_tests(pathstore_quota)]
+mod tests {
+    use super::*;
+
+    fn room() -> Result<RBTreeNodeReservation<u32, u64>> {
+        RBTreeNodeReservation::new(GFP_KERNEL)
+    }
+
+    #[test]
+    fn pending_responses_are_held_to_the_limit() -> Result {
+        let mut p = Pending::new();
+        p.charge(1000, 600, 1024, false, room()?)?;
+        p.charge(1000, 424, 1024, false, room()?)?;
+        assert_eq!(p.charged(1000), 1024);
+        // One byte more fails and changes nothing; other accounts are apart.
+        assert_eq!(p.charge(1000, 1, 1024, false, room()?), Err(edquot()));
+        assert_eq!(p.charged(1000), 1024);
+        p.charge(1001, 1024, 1024, false, room()?)?;
+        // CAP_SYS_ADMIN is not limited.
+        p.charge(1000, 4096, 1024, true, room()?)?;
+        assert_eq!(p.charged(1000), 5120);
+        Ok(())
+    }
+
+    #[test]
+    fn released_pending_responses_leave_no_entry() -> Result {
+        let mut p = Pending::new();
+        p.charge(7, 100, 1024, false, room()?)?;
+        p.release(7, 60);
+        assert_eq!(p.charged(7), 40);
+        p.release(7, 40);
+        assert!(p.accounts.get(&7).is_none());
+        // Releasing what is not charged is clamped, and leaves no entry either.
+        p.release(7, 10);
+        p.release(8, 10);
+        assert!(p.accounts.iter().next().is_none());
+        p.charge(7, 1024, 1024, false, room()?)?;
+        Ok(())
+    }
+}

@@ -1,13 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The store that every open file shares: the tree under its reader-writer lock, and the
-//! queues that watchers wait on ([`crate::watchers`]).
+//! The store that every open file shares: the tree under its reader-writer lock, the queues
+//! that watchers wait on ([`crate::watchers`]), and what pending text responses are charged
+//! ([`crate::quota::Pending`]).
 
 use kernel::{
     bindings,
     new_condvar,
     new_mutex,
     prelude::*,
+    rbtree::RBTreeNodeReservation,
     sync::{
         Arc,
         CondVar,
@@ -25,6 +27,7 @@ use crate::{
     },
     limits::Limits,
     path::Path,
+    quota::Pending,
     rwsem::{
         new_rwsem,
         RwSem,
@@ -58,6 +61,10 @@ pub(crate) struct Store {
     queues: [CondVar; QUEUES],
     /// The key of the hash that chooses a path's queue: random, drawn at load.
     key: u64,
+    /// What the open files' pending text responses are charged, by account. Never held while
+    /// taking another lock.
+    #[pin]
+    pending: Mutex<Pending>,
 }
 
 /// How long a watch waits for a change.
@@ -91,6 +98,7 @@ impl Store {
                 watchers <- new_mutex!(Watchers::new(key)?),
                 queues <- pin_init::pin_init_array_from_fn(|_| new_condvar!()),
                 key,
+                pending <- new_mutex!(Pending::new()),
             }),
             GFP_KERNEL,
         )
@@ -152,6 +160,24 @@ impl Store {
             queue.notify_all();
         }
         result
+    }
+
+    /// Charges `bytes` of a pending text response to `caller`'s account, within its
+    /// `uid_max_bytes` unless it holds `CAP_SYS_ADMIN` (`EDQUOT`).
+    pub(crate) fn charge_pending(&self, caller: &Caller, bytes: u64, limits: &Limits) -> Result {
+        let room = RBTreeNodeReservation::new(GFP_KERNEL_ACCOUNT)?;
+        self.pending.lock().charge(
+            caller.account,
+            bytes,
+            limits.uid_max_bytes,
+            caller.admin,
+            room,
+        )
+    }
+
+    /// Returns `bytes` of pending text responses that `account` no longer holds.
+    pub(crate) fn release_pending(&self, account: u32, bytes: u64) {
+        self.pending.lock().release(account, bytes);
     }
 
     /// Waits as `wait` says for the first change after version `after` of the node at `path`

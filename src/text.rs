@@ -50,7 +50,8 @@ use crate::{
     file::{
         Copied,
         ListCursor,
-        OpenFile, //
+        OpenFile,
+        PendingCharge, //
     },
 
     num::FromSafeCast,
@@ -66,6 +67,9 @@ pub(crate) use parse::Command;
 
 /// Bytes of names one page of a text listing holds (at most four times as many once escaped).
 const LIST_PAGE: usize = 2048;
+
+/// A text response, for a listing where its next page starts, and what it is charged.
+type TextResponse = (KVVec<u8>, Option<ListCursor>, Option<PendingCharge>);
 
 /// Appends formatted text to a response, failing with `ENOMEM` when it cannot grow.
 struct TextOut<'a>(&'a mut KVVec<u8>);
@@ -109,6 +113,18 @@ fn push_escaped(out: &mut KVVec<u8>, bytes: &[u8]) -> Result {
     Ok(())
 }
 
+/// How many bytes [`push_escaped`] appends for `bytes`.
+fn escaped_len(bytes: &[u8]) -> usize {
+    bytes
+        .iter()
+        .map(|&b| match b {
+            b'\\' => 2,
+            b'!'..=b'~' => 1,
+            _ => 4,
+        })
+        .sum()
+}
+
 /// The word a watch response names an event kind with.
 fn event_word(kind: EventKind) -> &'static str {
     match kind {
@@ -136,11 +152,13 @@ impl OpenFile {
         if iov.copy_from_iter_vec(&mut line, user_gfp())? != len {
             return Err(EFAULT);
         }
-        let (out, next) = self.run_text(Command::parse(&line)?)?;
+        let (out, next, charge) = self.run_text(Command::parse(&line)?)?;
         let mut response = self.response.lock();
         response.bytes = out;
         response.pos = 0;
         response.next = next;
+        // Gives the previous response's charge back.
+        response.charge = charge;
         Ok(len)
     }
 
@@ -155,9 +173,11 @@ impl OpenFile {
             if let Some(cursor) = response.next.take() {
                 let path = Path::parse(&cursor.path, &self.limits)?;
                 let mut page = KVVec::new();
-                response.next = self.list_page(&path, Some(&cursor.after), &mut page)?;
+                let next = self.list_page(&path, Some(&cursor.after), &mut page)?;
+                response.charge = self.charge_response(&page)?;
                 response.bytes = page;
                 response.pos = 0;
+                response.next = next;
             }
         }
         let pos = response.pos;
@@ -172,16 +192,19 @@ impl OpenFile {
         if response.pos == response.bytes.len() {
             response.bytes = KVVec::new();
             response.pos = 0;
+            response.charge = None;
         }
         Ok(copied)
     }
 
-    /// Runs one text command, returning its response (empty for commands without output) and,
-    /// for a listing with more pages, where the next page starts.
-    fn run_text(&self, command: Command<'_>) -> Result<(KVVec<u8>, Option<ListCursor>)> {
+    /// Runs one text command, returning its response (empty for commands without output), for
+    /// a listing with more pages where the next page starts, and what the response is charged
+    /// ([`OpenFile::charge_response`]).
+    fn run_text(&self, command: Command<'_>) -> Result<TextResponse> {
         let limits = &self.limits;
         let mut out = KVVec::new();
         let mut next = None;
+        let mut charge = None;
         match command {
             Command::Set {
                 path,
@@ -226,6 +249,7 @@ impl OpenFile {
                     // fail. (Each byte of the path takes at most four escaped; ten digits and
                     // a newline follow.)
                     out.reserve(path.as_bytes().len() * 4 + 11, user_gfp())?;
+                    charge = Some(self.charge_response(&out)?);
                 }
                 let number = self.text_set(&path, value, opts, sequential)?;
                 if sequential {
@@ -253,7 +277,11 @@ impl OpenFile {
             } => self.text_watch(&Path::parse(path, limits)?, subtree, after, &mut out)?,
             Command::Stats => self.text_stats(&mut out)?,
         }
-        Ok((out, next))
+        let charge = match charge {
+            Some(charge) => charge,
+            None => self.charge_response(&out)?,
+        };
+        Ok((out, next, charge))
     }
 
     /// `set`, `create`, `set-if`, `ephemeral` and `seq`: returns the sequential number (0 unless
@@ -272,16 +300,13 @@ impl OpenFile {
     /// `get`: the value and a newline.
     fn text_get(&self, path: &Path<'_>, out: &mut KVVec<u8>) -> Result {
         let mut stack = StackBuf::new();
-        match self.copy_value(path, &mut stack, usize::MAX)? {
+        match self.copy_value(path, &mut stack, usize::MAX, 1)? {
             Copied::Stack(bytes, _) => {
                 out.reserve(bytes.len() + 1, user_gfp())?;
                 out.extend_from_slice(bytes, user_gfp())?;
             }
-            Copied::Owned(mut bytes, _) => {
-                // Room for the newline, without doubling the buffer.
-                bytes.reserve(1, user_gfp())?;
-                *out = bytes;
-            }
+            // With room for the newline: pushing it does not grow the buffer.
+            Copied::Owned(bytes, _) => *out = bytes,
             Copied::TooLong(..) => return Err(ERANGE),
         }
         out.push(b'\n', user_gfp())?;
@@ -312,11 +337,15 @@ impl OpenFile {
         let listing = self
             .store
             .read(|t| t.list(path, after, &mut page, room, &self.caller))?;
+        let names = || {
+            page.split(|&b| b == 0)
+                .take(usize::from_safe_cast(listing.count))
+        };
+        // Exactly the room the page takes, so that the response stays within what a file holds
+        // free of charge.
+        out.reserve(names().map(|n| escaped_len(n) + 1).sum(), user_gfp())?;
         let mut last: &[u8] = &[];
-        for name in page
-            .split(|&b| b == 0)
-            .take(usize::from_safe_cast(listing.count))
-        {
+        for name in names() {
             push_escaped(out, name)?;
             out.push(b'\n', user_gfp())?;
             last = name;
@@ -373,6 +402,9 @@ impl OpenFile {
             &self.caller,
             &mut changed,
         )?;
+        // The room the response takes at most, at once: a 20-digit version, the longest kind,
+        // two spaces, the path and a newline.
+        out.reserve(escaped_len(&changed) + 30, user_gfp())?;
         write!(
             TextOut(out),
             "{} {}",

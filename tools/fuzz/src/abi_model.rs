@@ -51,6 +51,17 @@ pub fn push_escaped(out: &mut Vec<u8>, bytes: &[u8]) {
     }
 }
 
+/// How many bytes [`push_escaped`] writes for `bytes`.
+pub fn escaped_len(bytes: &[u8]) -> usize {
+    let mut out = Vec::new();
+    push_escaped(&mut out, bytes);
+    out.len()
+}
+
+/// Bytes of a pending text response each open file holds free of charge; what a response's
+/// buffer holds past it counts against its opener's `uid_max_bytes`, over all its files.
+pub const PENDING_FREE: usize = 8192;
+
 /// Who may learn of a change through a subtree watch (`Visibility` in `src/events.rs`): those
 /// who may read every proper ancestor of the changed node when it changed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -291,6 +302,9 @@ pub struct FileState {
     pub held: bool,
     /// A text listing's next page: the listed path's components and the last name listed.
     pub next: Option<(Vec<Vec<u8>>, Vec<u8>)>,
+    /// What the pending response is charged to its opener (what it holds past
+    /// [`PENDING_FREE`]).
+    pub charged: u64,
 }
 
 /// A transaction in progress: what its deletes will return to the quotas when it commits, and
@@ -558,6 +572,7 @@ impl AbiModel {
                 pos: 0,
                 held: false,
                 next: None,
+                charged: 0,
             },
         );
     }
@@ -1499,8 +1514,29 @@ impl AbiModel {
         }
     }
 
-    /// Runs a text command: its response, or the errno of the `write()`.
-    fn run_text(&mut self, file: FileId, line: &[u8]) -> Result<Vec<u8>, Errno> {
+    /// What a pending response whose buffer holds `capacity` bytes is charged to the opener of
+    /// `file`, on top of what its files' responses are charged now (`EDQUOT` past its
+    /// `uid_max_bytes`, unless it holds `CAP_SYS_ADMIN`).
+    fn charge_response(&self, file: FileId, capacity: usize) -> Result<u64, Errno> {
+        let bytes = capacity.saturating_sub(PENDING_FREE) as u64;
+        if bytes == 0 {
+            return Ok(0);
+        }
+        let caller = self.caller(file);
+        let charged: u64 = self
+            .files
+            .values()
+            .filter(|f| f.caller.uid == caller.uid)
+            .map(|f| f.charged)
+            .sum();
+        if !caller.admin && charged + bytes > self.limits.uid_max_bytes {
+            return Err(Errno::DQUOT);
+        }
+        Ok(bytes)
+    }
+
+    /// Runs a text command: its response and what it is charged, or the errno of the `write()`.
+    fn run_text(&mut self, file: FileId, line: &[u8]) -> Result<(Vec<u8>, u64), Errno> {
         let limits = self.limits.store;
         if line.len() > longest_text(&limits) {
             return Err(Errno::TOOBIG);
@@ -1516,6 +1552,10 @@ impl AbiModel {
             }
         };
         let mut out = Vec::new();
+        // The capacity of the response's buffer in the module, when it may be past
+        // PENDING_FREE; and for `seq`, the charge made before the node is.
+        let mut capacity = 0;
+        let mut charged = None;
         use crate::text::Command as C;
         match cmd {
             C::Set {
@@ -1537,6 +1577,7 @@ impl AbiModel {
                 let (value, _) = self.get_value(caller, path)?;
                 out.extend_from_slice(value);
                 out.push(b'\n');
+                capacity = out.len();
             }
             C::Delete { path, recursive } => {
                 let comps = parse(path)?;
@@ -1545,6 +1586,7 @@ impl AbiModel {
             C::List { path } => {
                 let comps = parse(path)?;
                 out = self.text_list_page(file, comps, None)?;
+                capacity = out.len();
             }
             C::Stat { path } => {
                 let comps = parse(path)?;
@@ -1592,6 +1634,10 @@ impl AbiModel {
                 mode,
             } => {
                 let comps = parse(path)?;
+                if sequential {
+                    // Room for the response, charged before the node is made.
+                    charged = Some(self.charge_response(file, join(&comps).len() * 4 + 11)?);
+                }
                 too_big(value)?;
                 let session = self.files[&file].session;
                 let opts = SetOpts {
@@ -1624,6 +1670,7 @@ impl AbiModel {
                         out = format!("{} {kind} ", e.version).into_bytes();
                         push_escaped(&mut out, &e.path);
                         out.push(b'\n');
+                        capacity = escaped_len(&e.path) + 30;
                     }
                 }
             }
@@ -1655,7 +1702,11 @@ impl AbiModel {
                 .into_bytes();
             }
         }
-        Ok(out)
+        let charged = match charged {
+            Some(charged) => charged,
+            None => self.charge_response(file, capacity)?,
+        };
+        Ok((out, charged))
     }
 
     /// One page of a text listing (`list_page` in `src/text.rs`): the escaped names, one per
@@ -1861,10 +1912,11 @@ impl AbiModel {
                 // command leaves the pending response as it was.
                 let old_next = self.files.get_mut(file).unwrap().next.take();
                 match self.run_text(*file, command) {
-                    Ok(out) => {
+                    Ok((out, charged)) => {
                         let f = self.files.get_mut(file).unwrap();
                         f.pending = out;
                         f.pos = 0;
+                        f.charged = charged;
                         AReply::Done
                     }
                     Err(e) => {
@@ -1881,13 +1933,24 @@ impl AbiModel {
                 if f.pos == f.pending.len() {
                     // A listing's next page, fetched when the one before is consumed.
                     if let Some((comps, after)) = self.files.get_mut(file).unwrap().next.take() {
-                        match self.text_list_page(*file, comps, Some(after)) {
-                            Ok(page) => {
+                        let page =
+                            self.text_list_page(*file, comps, Some(after))
+                                .and_then(|page| {
+                                    let charged = self.charge_response(*file, page.len())?;
+                                    Ok((page, charged))
+                                });
+                        match page {
+                            Ok((page, charged)) => {
                                 let f = self.files.get_mut(file).unwrap();
                                 f.pending = page;
                                 f.pos = 0;
+                                f.charged = charged;
                             }
-                            Err(e) => return AReply::Err(e),
+                            Err(e) => {
+                                // The listing ends there.
+                                self.files.get_mut(file).unwrap().next = None;
+                                return AReply::Err(e);
+                            }
                         }
                     }
                 }
@@ -1899,6 +1962,7 @@ impl AbiModel {
                 if f.pos == f.pending.len() {
                     f.pending.clear();
                     f.pos = 0;
+                    f.charged = 0;
                 }
                 AReply::Read(out)
             }

@@ -134,6 +134,7 @@ fn run_step(store: &Pathstore, step: &str) -> String {
         ["watchers", n, p, seconds, ready] => {
             crate::tenants::sleeping_watchers(store, n, p, seconds, ready)
         }
+        ["pending", n, line @ ..] => crate::tenants::pending_responses(n, &line.join(" ")),
         ["text", line @ ..] => text(&format!("{}\n", line.join(" "))),
         _ => panic!("unknown step {step:?}"),
     }

@@ -13,7 +13,7 @@ use std::{
 };
 
 use integration::{clip, ok, open, scaled, Scratch, WORKER_ENV};
-use pathstore::{abi, Conditional, Pathstore};
+use pathstore::{abi, Conditional, Errno, Pathstore};
 
 use crate::access::{as_user, check_consistent, name, shared_scratch, steps, ALICE, BOB};
 
@@ -838,3 +838,67 @@ fn the_paths_an_open_file_keeps_for_its_ephemeral_nodes_count_against_the_quota(
 /// [`the_paths_an_open_file_keeps_for_its_ephemeral_nodes_count_against_the_quota`], used by no
 /// other test.
 const EPHEMERAL_USER: u32 = 3002;
+
+/// Worker step `pending N COMMAND...`: writes the text command to N new open files, keeping every
+/// response unread; then reads the first file's response to its end and writes the command to
+/// one more file. Returns the N outcomes (`ok` or an errno), comma-separated, then `read LEN`
+/// and the last outcome.
+pub(crate) fn pending_responses(n: &str, line: &str) -> String {
+    let n: usize = n.parse().expect("a count of files");
+    let outcome = |file: &mut File| match file.write(line.as_bytes()) {
+        Ok(_) => "ok".to_owned(),
+        Err(e) => name(Errno::from_io_error(&e).unwrap_or(Errno::IO)),
+    };
+    let mut files: Vec<File> = (0..n).map(|_| text_file()).collect();
+    let outcomes: Vec<String> = files.iter_mut().map(outcome).collect();
+    let mut response = Vec::new();
+    if let Err(e) = files[0].read_to_end(&mut response) {
+        return format!("reading a response: {e}");
+    }
+    let last = outcome(&mut text_file());
+    format!("{} read {} {last}", outcomes.join(","), response.len())
+}
+
+/// The user of
+/// [`pending_text_responses_past_what_a_file_holds_free_count_against_the_quota`], used by no
+/// other test.
+const PENDING_USER: u32 = 3003;
+
+#[test]
+fn pending_text_responses_past_what_a_file_holds_free_count_against_the_quota() {
+    let store = open();
+    let s = Scratch::new(&store, "ten_pending");
+    // A get's response holds the value and a newline; a file holds 8 KiB of it free of charge,
+    // and what a user's files hold past that counts against its byte quota (1024 in this pass).
+    let (free, big) = (s.path("free"), s.path("big"));
+    let read = abi::MODE_OTHERS_READ;
+    ok(
+        "a value of 8191 bytes",
+        store.set_mode(&free, "f".repeat(8191), 0, read),
+    );
+    ok(
+        "a value of 9000 bytes",
+        store.set_mode(&big, "b".repeat(9000), 0, read),
+    );
+    let results = as_user(
+        PENDING_USER,
+        &[
+            format!("pending 3 get {free}"),
+            format!("pending 3 get {big}"),
+        ],
+    );
+    assert_eq!(
+        results,
+        ["ok,ok,ok read 8192 ok", "ok,EDQUOT,EDQUOT read 9001 ok"],
+        "a response of 8192 bytes is free; one of 9001 is charged 809 bytes, so a second does \
+         not fit in the 1024-byte quota until the first is read"
+    );
+    // Root (CAP_SYS_ADMIN) is not limited.
+    let mut files: Vec<File> = (0..3).map(|_| text_file()).collect();
+    for file in &mut files {
+        file.write_all(format!("get {big}").as_bytes())
+            .expect("root leaves a big response pending");
+    }
+    drop(files);
+    check_consistent(&store);
+}
