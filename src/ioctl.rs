@@ -417,7 +417,6 @@ impl OpenFile {
         let (mut a, mut writer) = arg.read::<uapi::DeleteArgs>()?;
         let (recursive, if_version) = delete_options(a.flags, a.expected_version)?;
         with_path(a.path, a.path_len, &self.limits, |path| {
-            // What the delete took out is freed here, after the store's lock is released.
             let result = self
                 .store
                 .change(|t| t.delete(path, recursive, if_version, &self.caller));
@@ -425,7 +424,9 @@ impl OpenFile {
                 a.version = current;
                 writer.write(&a)?;
             }
-            result.map(drop).map_err(Error::from)
+            // What the delete took out is drained here, after the store's lock is released.
+            self.store.drain(result?);
+            Ok(())
         })
     }
 
@@ -576,8 +577,8 @@ impl OpenFile {
         arg.probe(&a)?;
         match self.store.change(|t| t.transaction(&mut ops, &self.caller)) {
             Ok((version, deleted)) => {
-                // Freed here, outside the lock.
-                drop(deleted);
+                // Drained here, outside the lock.
+                self.store.drain(deleted);
                 a.version = version;
                 writer.write(&a)
             }

@@ -33,7 +33,11 @@ use crate::{
         RwSem,
         WriteGuard, //
     },
-    tree::Tree,
+    sched::cond_resched,
+    tree::{
+        Drain,
+        Tree, //
+    },
     watchers::{
         Wake,
         Watchers,
@@ -160,6 +164,18 @@ impl Store {
             queue.notify_all();
         }
         result
+    }
+
+    /// Drains what a delete took out of the tree (see [`Drain`]): takes a batch of its nodes out
+    /// under the lock, frees them after releasing it, and yields the CPU, until none are left.
+    /// Waits for the lock whatever happens, as the nodes must go: each wait is only as long as
+    /// another holder's one step.
+    pub(crate) fn drain(&self, mut drain: Drain) {
+        while !drain.is_done() {
+            self.tree.write().drain(&mut drain);
+            drain.free_batch();
+            cond_resched();
+        }
     }
 
     /// Charges `bytes` of a pending text response to `caller`'s account, within its

@@ -315,11 +315,11 @@ impl OpenFile {
 
     /// `rm` and `rm-if`.
     fn text_delete(&self, path: &Path<'_>, recursive: bool, if_version: Option<u64>) -> Result {
-        // What the delete took out is freed here, after the store's lock is released.
-        let removed = self
+        let drain = self
             .store
             .change(|t| t.delete(path, recursive, if_version, &self.caller))?;
-        drop(removed);
+        // What the delete took out is drained here, after the store's lock is released.
+        self.store.drain(drain);
         Ok(())
     }
 

@@ -13,7 +13,8 @@
 //!
 //! The code is split by purpose: `node` (a node and the walk over a subtree), `change` (sets and
 //! deletes, and the one step that commits a prepared change), `teardown` (freeing subtrees
-//! without recursion), `check` (the consistency check) and `txn` (transactions).
+//! without recursion, and draining deleted ones a batch at a time), `check` (the consistency
+//! check) and `txn` (transactions).
 
 use kernel::{
     prelude::*,
@@ -51,6 +52,7 @@ mod txn;
 pub(crate) use change::SetOptions;
 pub(crate) use check::CheckReport;
 pub(crate) use node::NodeStat;
+pub(crate) use teardown::Drain;
 pub(crate) use txn::TxnOp;
 
 use node::{
@@ -110,6 +112,9 @@ pub(crate) struct Tree {
     /// Always empty between calls; its capacity (`max_depth + 1`) is reserved up front so that
     /// deletes never allocate.
     teardown: KVVec<RBTree<Name, Node>>,
+    /// Subtrees deletes took out of the tree and have yet to drain (see [`Drain`]): still
+    /// counted in `nodes` and `bytes`, and charged in `ledger`.
+    draining: KVVec<teardown::Draining>,
 }
 
 impl Tree {
@@ -130,6 +135,7 @@ impl Tree {
             last_session: 0,
             txn: None,
             teardown: KVVec::with_capacity(depth, GFP_KERNEL_ACCOUNT)?,
+            draining: KVVec::new(),
         })
     }
 
@@ -461,17 +467,19 @@ mod tests {
         assert_eq!(&out[..], b"b\0");
 
         assert_eq!(
-            t.delete(&p(b"/d/c", &t)?, false, None, &ROOT).errno(),
+            t.delete_drained(&p(b"/d/c", &t)?, false, None, &ROOT)
+                .errno(),
             Some(enotempty())
         );
-        t.delete(&p(b"/d/c", &t)?, true, None, &ROOT)?;
-        t.delete(&p(b"/d/a", &t)?, false, None, &ROOT)?;
+        t.delete_drained(&p(b"/d/c", &t)?, true, None, &ROOT)?;
+        t.delete_drained(&p(b"/d/a", &t)?, false, None, &ROOT)?;
         assert_eq!(
-            t.delete(&p(b"/d/a", &t)?, false, None, &ROOT).errno(),
+            t.delete_drained(&p(b"/d/a", &t)?, false, None, &ROOT)
+                .errno(),
             Some(ENOENT)
         );
         assert_eq!(t.stats(0).nodes, 3);
-        t.delete(&p(b"/", &t)?, true, None, &ROOT)?;
+        t.delete_drained(&p(b"/", &t)?, true, None, &ROOT)?;
         assert_eq!(t.stats(0).nodes, 1);
         assert_eq!(t.stats(0).bytes, 0);
         Ok(())
@@ -501,11 +509,12 @@ mod tests {
         assert_eq!(set(&mut t, b"/a/x", &bob).err(), Some(EACCES));
         assert_eq!(set(&mut t, b"/a/new", &bob).err(), Some(EACCES));
         assert_eq!(
-            t.delete(&p(b"/a/x", &t)?, false, None, &bob).errno(),
+            t.delete_drained(&p(b"/a/x", &t)?, false, None, &bob)
+                .errno(),
             Some(EACCES)
         );
         assert_eq!(
-            t.delete(&p(b"/", &t)?, true, None, &bob).errno(),
+            t.delete_drained(&p(b"/", &t)?, true, None, &bob).errno(),
             Some(EACCES)
         );
         assert_eq!(
@@ -530,16 +539,16 @@ mod tests {
         );
         // A recursive delete needs the right to delete every node below.
         assert_eq!(
-            t.delete(&p(b"/a", &t)?, true, None, &bob).errno(),
+            t.delete_drained(&p(b"/a", &t)?, true, None, &bob).errno(),
             Some(EACCES)
         );
         // Nor may Alice delete Bob's node under her own.
         assert_eq!(
-            t.delete(&p(b"/a", &t)?, true, None, &alice).errno(),
+            t.delete_drained(&p(b"/a", &t)?, true, None, &alice).errno(),
             Some(EACCES)
         );
-        t.delete(&p(b"/a/new", &t)?, false, None, &bob)?;
-        t.delete(&p(b"/a", &t)?, true, None, &alice)?;
+        t.delete_drained(&p(b"/a/new", &t)?, false, None, &bob)?;
+        t.delete_drained(&p(b"/a", &t)?, true, None, &alice)?;
         assert_eq!(t.stats(1000).uid_nodes, 0);
         assert_eq!(t.stats(1001).uid_nodes, 0);
         t.check()?;
@@ -582,7 +591,7 @@ mod tests {
         assert_eq!(check.nodes, t.stats(0).nodes);
         assert_eq!(check.bytes, t.stats(0).bytes);
         assert_eq!(check.owners, 2);
-        t.delete(&p(b"/", &t)?, true, None, &ROOT)?;
+        t.delete_drained(&p(b"/", &t)?, true, None, &ROOT)?;
         assert_eq!(t.check()?.owners, 0);
         Ok(())
     }
@@ -605,10 +614,11 @@ mod tests {
             Some(ENOENT)
         );
         assert_eq!(
-            t.delete(&p(b"/c", &t)?, false, Some(v1), &ROOT).err(),
+            t.delete_drained(&p(b"/c", &t)?, false, Some(v1), &ROOT)
+                .err(),
             Some(StoreError::Stale { current: v2 })
         );
-        t.delete(&p(b"/c", &t)?, false, Some(v2), &ROOT)?;
+        t.delete_drained(&p(b"/c", &t)?, false, Some(v2), &ROOT)?;
 
         let session = t.new_session();
         let eph = SetOptions {
@@ -639,7 +649,7 @@ mod tests {
             buf = made.path;
         }
         assert_eq!(&buf[..], b"/q/i-0000000002");
-        t.delete(&p(b"/q/i-0000000002", &t)?, false, None, &ROOT)?;
+        t.delete_drained(&p(b"/q/i-0000000002", &t)?, false, None, &ROOT)?;
         let made = t.set_sequential(&p(b"/q/i-", &t)?, value(b"")?, o(false, None), &ROOT)?;
         assert_eq!(made.number, 3);
         t.check()?;
@@ -691,9 +701,10 @@ mod tests {
             TxnOp::Delete(pd, true, None),
             TxnOp::CheckAbsent(pd),
         ];
-        let (version, _) = t
+        let (version, drain) = t
             .transaction(&mut working, &alice)
             .map_err(|f| Error::from(f.error))?;
+        t.drain_all(drain);
         // Its three changes take consecutive versions.
         assert_eq!(version, before.sequence + 3);
         assert_eq!(t.stat(&p(b"/a", &t)?, &ROOT)?.version, version - 2);
@@ -702,6 +713,50 @@ mod tests {
         assert_eq!(t.stats(1000).uid_nodes, 3);
         let check = t.check()?;
         assert_eq!(check.nodes, t.stats(0).nodes);
+        Ok(())
+    }
+
+    #[test]
+    fn a_deleted_subtree_stays_counted_until_drained() -> Result {
+        let mut t = Tree::new(Limits::from_params(16, 256, 8, 2000, 20000))?;
+        let alice = user(1000);
+        // 600 nodes of alice's below /a (and /a itself), three levels deep, and one elsewhere.
+        for i in 0..30u32 {
+            for j in 0..20u32 {
+                let digit = |n: u32, d: u32| b'0' + u8::try_from(n / d % 10).unwrap_or(0);
+                let path = [
+                    b'/',
+                    b'a',
+                    b'/',
+                    digit(i, 10),
+                    digit(i, 1),
+                    b'/',
+                    digit(j, 10),
+                    digit(j, 1),
+                ];
+                t.set(&p(&path, &t)?, value(b"v")?, o(false, None), &alice)?;
+            }
+        }
+        t.set(&p(b"/b", &t)?, value(b"w")?, o(false, None), &alice)?;
+        let before = t.stats(1000);
+        assert_eq!(before.nodes, 633);
+        assert_eq!(before.uid_nodes, 632);
+        let mut drain = t.delete(&p(b"/a", &t)?, true, None, &alice)?;
+        // Only /a is counted out; the rest waits for the drain, and the check counts it.
+        assert_eq!(t.stats(1000).nodes, 632);
+        assert_eq!(t.stats(1000).uid_nodes, 631);
+        assert_eq!(t.stat(&p(b"/a", &t)?, &ROOT).err(), Some(ENOENT));
+        assert_eq!(t.check()?.nodes, 632);
+        // A step takes a batch, and no more.
+        t.drain(&mut drain);
+        assert!(!drain.is_done());
+        assert_eq!(t.stats(1000).nodes, 632 - teardown::DRAIN_BATCH as u64);
+        drain.free_batch();
+        t.check()?;
+        t.drain_all(drain);
+        let after = t.stats(1000);
+        assert_eq!((after.nodes, after.uid_nodes, after.uid_bytes), (2, 1, 2));
+        assert_eq!(t.check()?.owners, 1);
         Ok(())
     }
 

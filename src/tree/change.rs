@@ -24,10 +24,9 @@ use super::{
     },
     teardown::{
         Chain,
-        NewNodes,
-        Subtree, //
+        Drain,
+        NewNodes, //
     },
-    txn::Uncharges,
     Tree,
 };
 use crate::{
@@ -49,8 +48,7 @@ use crate::{
     path::Path,
     quota::{
         Charge,
-        Delta,
-        Ledger, //
+        Delta, //
     },
     uapi,
     value::Value, //
@@ -122,21 +120,6 @@ fn room_for(caller: &Caller, max: u64, reserve: u64) -> u64 {
     } else {
         max.saturating_sub(reserve)
     }
-}
-
-/// Returns everything below `top`, a tree at most `max_depth` deep, to its owners' quotas in
-/// `ledger`, and counts it: the number of nodes and bytes. Fails (`ENOMEM`) only before it
-/// changes anything.
-fn uncharge_below(ledger: &mut Ledger, top: &Node, max_depth: u32) -> Result<(u64, u64)> {
-    let (mut nodes, mut bytes) = (0, 0);
-    walk(top, max_depth, |name, node, _| {
-        let own = node.charged_bytes(name.len());
-        nodes += 1;
-        bytes += own;
-        ledger.uncharge(node.owner, 1, own);
-        Ok(())
-    })?;
-    Ok((nodes, bytes))
 }
 
 /// Committing: the one step that applies a prepared change.
@@ -480,17 +463,18 @@ impl Tree {
     /// The root is never removed: deleting `/` removes its value (and with `recursive` all other
     /// nodes).
     ///
-    /// What is removed is returned to its owners' quotas and counted out of the store here, but
-    /// freed when the returned [`Subtree`] is dropped, which the caller does after releasing the
-    /// store's lock. (In a transaction, the subtree is kept until the transaction ends, and the
-    /// returned one is empty.)
+    /// The node itself is returned to its owner's quota and counted out of the store here;
+    /// everything below it is taken out of the tree but stays counted and charged until the
+    /// returned [`Drain`] is drained, which the caller does after releasing the store's lock
+    /// ([`crate::store::Store::drain`]). (In a transaction, the subtree is kept until the
+    /// transaction ends, and nothing is returned to drain.)
     pub(crate) fn delete(
         &mut self,
         path: &Path<'_>,
         recursive: bool,
         if_version: Option<u64>,
         caller: &Caller,
-    ) -> StoreResult<Subtree> {
+    ) -> StoreResult<Drain> {
         let seq = self.next_version();
         let Some(name) = path.name() else {
             return self.delete_root(path, recursive, if_version, caller, seq);
@@ -518,17 +502,27 @@ impl Tree {
         if self.txn.is_some() {
             let freed = self.detach(path, name, seq)?;
             self.commit_removal(seq, freed, event);
-            return Ok(Subtree::empty());
+            return Ok(Drain::none());
         }
-        let mut subtree = Subtree::reserve(max_depth)?;
-        let (nodes, bytes) = uncharge_below(&mut self.ledger, node, max_depth)?;
+        let mut drain = if node.num_children() > 0 {
+            Drain::reserve(max_depth, 1)?
+        } else {
+            Drain::none()
+        };
         let own = node.charged_bytes(name.len());
-        self.ledger.uncharge(node.owner, 1, own);
+        let owner = node.owner;
+        self.reserve_draining()?;
+        let parent = self
+            .root
+            .descend_mut(path.components().take(path.depth() - 1))
+            .ok_or(ENOENT)?;
         let (removed, _) = parent.remove_child(name, seq).ok_or(ENOENT)?;
         let (_, mut removed) = removed.to_key_value();
-        subtree.hold(removed.take_children());
-        self.commit_removal(seq, (nodes + 1, bytes + own), event);
-        Ok(subtree)
+        drain.hold(removed.take_children());
+        self.ledger.uncharge(owner, 1, own);
+        self.start_drain(&mut drain, seq);
+        self.commit_removal(seq, (1, own), event);
+        Ok(drain)
     }
 
     /// Deletes the root's value and, with `recursive`, every other node.
@@ -539,7 +533,7 @@ impl Tree {
         if_version: Option<u64>,
         caller: &Caller,
         seq: u64,
-    ) -> StoreResult<Subtree> {
+    ) -> StoreResult<Drain> {
         if self.txn.is_some() {
             // A transaction cannot undo emptying the whole store.
             return Err(EINVAL.into());
@@ -564,22 +558,27 @@ impl Tree {
             EventKind::Changed
         };
         let event = Event::new(seq, kind, path)?;
-        let mut subtree = Subtree::reserve(self.limits.max_depth)?;
-        let (nodes, mut bytes) =
-            uncharge_below(&mut self.ledger, &self.root, self.limits.max_depth)?;
-        subtree.hold(self.root.take_children());
+        let mut drain = if had_children {
+            Drain::reserve(self.limits.max_depth, 1)?
+        } else {
+            Drain::none()
+        };
+        self.reserve_draining()?;
+        drain.hold(self.root.take_children());
+        let mut bytes = 0;
         if let Some(value) = self.root.value.take() {
             let len = value.len().into_safe_cast();
             self.ledger.uncharge(self.root.owner, 0, len);
             bytes += len;
         }
+        self.start_drain(&mut drain, seq);
         if let Some(ext) = self.root.ext.as_mut().filter(|_| had_children) {
             ext.child_version = seq;
         }
         self.root.version = seq;
         self.root.mtime_ns = now_ns();
-        self.commit_removal(seq, (nodes, bytes), event);
-        Ok(subtree)
+        self.commit_removal(seq, (0, bytes), event);
+        Ok(drain)
     }
 
     /// Removes the ephemeral node at `path` if it still belongs to `session`: the cleanup when
@@ -620,30 +619,21 @@ impl Tree {
     }
 
     /// In a transaction: takes the node `name` at `path` and everything below it out of the tree
-    /// as the change `seq`, but keeps it, to be freed when the transaction commits or put back
-    /// if it fails. The quota is returned when it commits, from a list gathered here. Returns the
-    /// number of nodes and bytes taken out.
+    /// as the change `seq`, but keeps it, to be drained when the transaction commits or put back
+    /// if it fails. Only the node itself is counted out of the store here (everything below it
+    /// stays counted until it is drained), and returned to its owner's quota when the
+    /// transaction commits. Returns the number of nodes and bytes counted out.
     fn detach(&mut self, path: &Path<'_>, name: &[u8], seq: u64) -> Result<(u64, u64)> {
-        // Count what goes before changing anything: the walk and the list allocate.
         let node = self.root.descend(path.components()).ok_or(ENOENT)?;
-        let mut uncharges = Uncharges::new();
-        let own = node.charged_bytes(name.len());
-        uncharges.add(node.owner, own)?;
-        let (mut nodes, mut bytes) = (1u64, own);
-        walk(node, self.limits.max_depth, |name, node, _| {
-            let own = node.charged_bytes(name.len());
-            nodes += 1;
-            bytes += own;
-            uncharges.add(node.owner, own)
-        })?;
+        let charged = (node.owner, node.charged_bytes(name.len()));
         let parent = self
             .root
             .descend_mut(path.components().take(path.depth() - 1))
             .ok_or(ENOENT)?;
         let (removed, child_version) = parent.remove_child(name, seq).ok_or(ENOENT)?;
         if let Some(txn) = self.txn.as_mut() {
-            txn.note_deleted(removed, child_version, uncharges);
+            txn.note_deleted(removed, child_version, charged);
         }
-        Ok((nodes, bytes))
+        Ok((1, charged.1))
     }
 }

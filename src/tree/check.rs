@@ -83,6 +83,7 @@ impl Tree {
             bytes += own;
             self.check_node(node, &mut owners, own, 1)
         })?;
+        self.check_draining(&mut nodes, &mut bytes, &mut owners)?;
         self.check_totals(nodes, bytes, &owners)?;
         self.check_events()?;
         if !self.teardown.is_empty() {
@@ -96,6 +97,26 @@ impl Tree {
             bytes,
             owners: owners.len().into_safe_cast(),
         })
+    }
+
+    /// Counts what deletes took out of the tree and have yet to drain, which is still counted
+    /// in the totals and charged to its owners, and checks each node's own invariants.
+    fn check_draining(&self, nodes: &mut u64, bytes: &mut u64, owners: &mut Owners) -> Result {
+        for forest in self.draining.iter().flat_map(|d| d.forests()) {
+            for (name, top) in forest.iter() {
+                let own = top.charged_bytes(name.len());
+                *nodes += 1;
+                *bytes += own;
+                self.check_node(top, owners, own, 1)?;
+                walk(top, self.limits.max_depth, |name, node, _| {
+                    let own = node.charged_bytes(name.len());
+                    *nodes += 1;
+                    *bytes += own;
+                    self.check_node(node, owners, own, 1)
+                })?;
+            }
+        }
+        Ok(())
     }
 
     /// Checks one node's own invariants and counts what it holds (`counted` nodes, `own` bytes)

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Freeing nodes without recursion: subtrees through the tree's reserved work stack, and
-//! [`Chain`]s of new nodes that were never linked in.
+//! Freeing nodes without recursion: subtrees through the tree's reserved work stack, deleted
+//! subtrees a batch at a time ([`Drain`]), and [`Chain`]s of new nodes that were never linked
+//! in.
 
 use core::mem;
 
@@ -147,57 +148,183 @@ fn free_levels(
     }
 }
 
-/// The nodes a delete took out of the tree, already returned to their owners' quotas and
-/// counted out of the store's totals. They are freed when this is dropped: by the caller, after
-/// it has released the store's lock, so that freeing a large subtree holds up nobody.
-pub(crate) struct Subtree {
-    /// The children of each level, for freeing without recursion: room for `max_depth + 1`
-    /// levels is reserved before anything is taken out.
+/// Nodes a drain step takes out of a subtree, at most, while it holds the store's lock.
+pub(crate) const DRAIN_BATCH: usize = 256;
+
+/// A subtree a delete took out of the tree, whose nodes are still counted in the store's totals
+/// and charged to their owners until [`Tree::drain`] takes them out, a batch at a time.
+pub(super) struct Draining {
+    /// The version of the delete that took it out: which [`Drain`] drains it.
+    id: u64,
+    /// The children of each level still to drain, for draining without recursion: room for
+    /// every level is reserved before anything is taken out.
     stack: KVVec<RBTree<Name, Node>>,
 }
 
-impl Subtree {
-    /// Nothing to free.
-    pub(super) fn empty() -> Self {
+impl Draining {
+    /// The subtrees still to drain.
+    pub(super) fn forests(&self) -> impl Iterator<Item = &RBTree<Name, Node>> {
+        self.stack.iter()
+    }
+}
+
+/// What a delete leaves to its caller once the store's lock is released: draining the subtree
+/// it took out of the tree ([`crate::store::Store::drain`]), and the room that is done in.
+///
+/// The delete returns only the deleted node itself to its owner's quota and counts only it out
+/// of the store's totals; everything below it stays counted and charged, on the tree's list of
+/// subtrees being drained, until a drain step takes it out. So the lock is never held for a walk
+/// of the subtree: each step takes at most [`DRAIN_BATCH`] nodes, and frees them after releasing
+/// the lock.
+#[must_use = "what a delete took out stays charged until it is drained"]
+pub(crate) struct Drain {
+    /// The delete's version, under which its subtree is on the tree's list; 0 once nothing is
+    /// left to drain.
+    id: u64,
+    /// Until the delete commits, the subtree's entry for the tree's list, with its room.
+    entry: Option<Draining>,
+    /// The nodes the last step took out, to free without the lock.
+    batch: KVVec<(Name, Node)>,
+}
+
+impl Drain {
+    /// Nothing to drain.
+    pub(super) fn none() -> Self {
         Self {
-            stack: KVVec::new(),
+            id: 0,
+            entry: None,
+            batch: KVVec::new(),
         }
     }
 
-    /// Room to free a subtree at most `max_depth` deep; allocated before the subtree is taken
-    /// out, so that taking it out cannot fail.
-    pub(super) fn reserve(max_depth: u32) -> Result<Self> {
-        let levels = usize::from_safe_cast(max_depth) + 1;
-        Ok(Self {
-            stack: KVVec::with_capacity(levels, GFP_KERNEL_ACCOUNT)?,
-        })
-    }
-
-    /// Room to free `subtrees` subtrees, each at most `max_depth` deep.
-    pub(super) fn reserve_for(max_depth: u32, subtrees: usize) -> Result<Self> {
+    /// Room to drain `subtrees` subtrees, each at most `max_depth` deep, as one: allocated before
+    /// the delete changes anything, so that taking them out cannot fail.
+    pub(super) fn reserve(max_depth: u32, subtrees: usize) -> Result<Self> {
         let levels = usize::from_safe_cast(max_depth) + 1 + subtrees;
         Ok(Self {
-            stack: KVVec::with_capacity(levels, GFP_KERNEL_ACCOUNT)?,
+            id: 0,
+            entry: Some(Draining {
+                id: 0,
+                stack: KVVec::with_capacity(levels, GFP_KERNEL_ACCOUNT)?,
+            }),
+            batch: KVVec::with_capacity(DRAIN_BATCH, GFP_KERNEL_ACCOUNT)?,
         })
     }
 
-    /// Takes `children`, to be freed with everything below them.
+    /// Takes `children`, taken out of the tree but still counted and charged, to be drained.
     pub(super) fn hold(&mut self, children: RBTree<Name, Node>) {
         if children.is_empty() {
             return;
         }
-        if let Err(full) = self.stack.push_within_capacity(children) {
-            // There was room; otherwise they are freed here, recursively.
+        if let Some(entry) = self.entry.as_mut() {
+            if let Err(full) = entry.stack.push_within_capacity(children) {
+                // There was room; otherwise they are freed here, recursively.
+                drop(full);
+            }
+        }
+    }
+
+    /// Whether nothing is left to drain.
+    pub(crate) fn is_done(&self) -> bool {
+        self.id == 0
+    }
+
+    /// Frees the nodes the last step took out. Call it without the store's lock.
+    pub(crate) fn free_batch(&mut self) {
+        self.batch.clear();
+    }
+}
+
+/// Draining deleted subtrees.
+impl Tree {
+    /// Room on the list of subtrees being drained for one more, made before a delete changes
+    /// anything.
+    pub(super) fn reserve_draining(&mut self) -> Result {
+        Ok(self.draining.reserve(1, GFP_KERNEL_ACCOUNT)?)
+    }
+
+    /// Puts what `drain` holds on the list of subtrees being drained, as the delete `id` (which
+    /// made room for it with [`Tree::reserve_draining`]).
+    pub(super) fn start_drain(&mut self, drain: &mut Drain, id: u64) {
+        let Some(mut entry) = drain.entry.take().filter(|e| !e.stack.is_empty()) else {
+            return;
+        };
+        entry.id = id;
+        if let Err(full) = self.draining.push_within_capacity(entry) {
+            // There was room; otherwise it is freed here, still charged, which CHECK reports.
             drop(full);
+            return;
+        }
+        drain.id = id;
+    }
+
+    /// Takes up to [`DRAIN_BATCH`] nodes of the subtree `drain` drains out of the tree's list,
+    /// returns them to their owners' quotas and counts them out of the store's totals, and moves
+    /// them to `drain`'s batch, to be freed once the lock is released. Marks `drain` done when
+    /// nothing is left.
+    pub(crate) fn drain(&mut self, drain: &mut Drain) {
+        let Some(i) = self.draining.iter().position(|d| d.id == drain.id) else {
+            drain.id = 0;
+            return;
+        };
+        let Some(entry) = self.draining.get_mut(i) else {
+            return;
+        };
+        while drain.batch.len() < DRAIN_BATCH {
+            let Some(top) = entry.stack.last_mut() else {
+                break;
+            };
+            let Some(cursor) = top.cursor_front_mut() else {
+                entry.stack.pop();
+                continue;
+            };
+            let (_, child) = cursor.remove_current();
+            let (name, mut child) = child.to_key_value();
+            let own = child.charged_bytes(name.len());
+            self.ledger.uncharge(child.owner, 1, own);
+            self.nodes = self.nodes.saturating_sub(1);
+            self.bytes = self.bytes.saturating_sub(own);
+            let grandchildren = child.take_children();
+            if !grandchildren.is_empty() {
+                if let Err(full) = entry.stack.push_within_capacity(grandchildren) {
+                    // Deeper than was reserved for, which the tree never is.
+                    drop(full);
+                }
+            }
+            if let Err(full) = drain.batch.push_within_capacity((name, child)) {
+                // The batch has room for a step.
+                drop(full);
+            }
+        }
+        if entry.stack.is_empty() {
+            let _ = self.draining.remove(i);
+            drain.id = 0;
         }
     }
 }
 
-impl Drop for Subtree {
-    fn drop(&mut self) {
-        while let Some(children) = self.stack.pop() {
-            free_levels(&mut self.stack, children, |_, _| ());
+/// Deleting and draining at once, for tests.
+#[cfg(CONFIG_KUNIT)]
+impl Tree {
+    /// Drains all of `drain` without releasing anything in between.
+    pub(super) fn drain_all(&mut self, mut drain: Drain) {
+        while !drain.is_done() {
+            self.drain(&mut drain);
+            drain.free_batch();
         }
+    }
+
+    /// [`Tree::delete`], and drains what it took out.
+    pub(super) fn delete_drained(
+        &mut self,
+        path: &Path<'_>,
+        recursive: bool,
+        if_version: Option<u64>,
+        caller: &crate::access::Caller,
+    ) -> crate::error::StoreResult {
+        let drain = self.delete(path, recursive, if_version, caller)?;
+        self.drain_all(drain);
+        Ok(())
     }
 }
 
@@ -230,5 +357,10 @@ impl Drop for Tree {
     fn drop(&mut self) {
         let children = self.root.take_children();
         self.destroy_children(children, false);
+        while let Some(mut entry) = self.draining.pop() {
+            while let Some(children) = entry.stack.pop() {
+                self.destroy_children(children, false);
+            }
+        }
     }
 }

@@ -6,10 +6,12 @@
 //! [`Tree::delete`], which note in the [`Txn`] how to undo what they did: the value a set
 //! replaced, the first node a set created, the subtree a delete took out (kept, not freed), and
 //! each user's usage before a charge. When an operation fails, the notes are undone in reverse
-//! order, which never allocates; when all succeed, the deleted subtrees are returned to their
-//! owners' quotas (from a list of charges gathered when they were taken out) and handed back to
-//! be freed after the store's lock is released, and the changes are recorded for watchers. The changes take consecutive versions, as they would one by
-//! one; nobody sees the store between them, since the tree's lock is held throughout.
+//! order, which never allocates; when all succeed, each deleted node is returned to its owner's
+//! quota, what was below it is handed back to be drained after the store's lock is released (as
+//! a single delete's is, see [`Drain`]), and the changes are recorded for watchers. The changes
+//! take consecutive versions, as they would one by one; nobody sees the store between them,
+//! since the tree's lock is held throughout. Until it is drained, what a transaction's deletes
+//! took out of the tree stays counted in the store's totals, for its later operations too.
 
 use kernel::{
     prelude::*,
@@ -18,7 +20,7 @@ use kernel::{
 
 use super::{
     node::Node,
-    teardown::Subtree,
+    teardown::Drain,
     SetOptions,
     Tree, //
 };
@@ -97,31 +99,9 @@ enum Undo {
     /// A set created the path's components from this index on; their parent's `child_version`
     /// was this.
     Created(usize, usize, u64),
-    /// A delete took this subtree out of its parent, whose `child_version` was this; what it
-    /// returns to the quotas when the transaction commits.
-    Deleted(usize, RBTreeNode<Name, Node>, u64, Uncharges),
-}
-
-/// What a deleted subtree returns to each owner's quota: `(owner, nodes, bytes)`, one entry per
-/// run of nodes of the same owner in the walk (one in all for a subtree of one owner).
-pub(super) struct Uncharges(KVVec<(u32, u64, u64)>);
-
-impl Uncharges {
-    /// None yet.
-    pub(super) fn new() -> Self {
-        Self(KVVec::new())
-    }
-
-    /// Adds a node of `owner` holding `bytes` bytes. Fails (`ENOMEM`) only to grow the list.
-    pub(super) fn add(&mut self, owner: u32, bytes: u64) -> Result {
-        if let Some(last) = self.0.last_mut().filter(|last| last.0 == owner) {
-            last.1 += 1;
-            last.2 += bytes;
-            return Ok(());
-        }
-        self.0.push((owner, 1, bytes), GFP_KERNEL_ACCOUNT)?;
-        Ok(())
-    }
+    /// A delete took this subtree out of its parent, whose `child_version` was this; the
+    /// deleted node's owner and what it is charged, returned when the transaction commits.
+    Deleted(usize, RBTreeNode<Name, Node>, u64, (u32, u64)),
 }
 
 /// A transaction in progress.
@@ -136,8 +116,8 @@ pub(crate) struct Txn {
     usages: KVVec<Snapshot>,
     /// The changes, recorded for watchers when it commits.
     events: KVVec<Event>,
-    /// Room to free every subtree it deletes, after the lock is released.
-    freed: Subtree,
+    /// Room to drain every subtree it deletes, after the lock is released.
+    freed: Drain,
 }
 
 impl Txn {
@@ -155,10 +135,10 @@ impl Txn {
         &mut self,
         node: RBTreeNode<Name, Node>,
         child_version: u64,
-        uncharges: Uncharges,
+        charged: (u32, u64),
     ) {
         // Room was reserved for one note per change, so this keeps the subtree.
-        let undo = Undo::Deleted(self.op, node, child_version, uncharges);
+        let undo = Undo::Deleted(self.op, node, child_version, charged);
         if let Err(full) = self.undo.push_within_capacity(undo) {
             drop(full);
         }
@@ -175,13 +155,13 @@ impl Txn {
 
 impl Tree {
     /// Applies `ops` in order for `caller`, all or nothing. Returns the version of its last
-    /// change (the current version if it only checks), and what it deleted, to be freed (by
-    /// dropping it) after the store's lock is released.
+    /// change (the current version if it only checks), and what it deleted, to be drained after
+    /// the store's lock is released.
     pub(crate) fn transaction(
         &mut self,
         ops: &mut [TxnOp<'_>],
         caller: &Caller,
-    ) -> Result<(u64, Subtree), TxnFailure> {
+    ) -> Result<(u64, Drain), TxnFailure> {
         let early = |_| TxnFailure {
             index: None,
             error: ENOMEM.into(),
@@ -192,9 +172,10 @@ impl Tree {
             .filter(|op| matches!(op, TxnOp::Delete(..)))
             .count();
         let freed = if deletes > 0 {
-            Subtree::reserve_for(self.limits.max_depth, deletes)?
+            self.reserve_draining()?;
+            Drain::reserve(self.limits.max_depth, deletes)?
         } else {
-            Subtree::empty()
+            Drain::none()
         };
         let txn = Txn {
             op: 0,
@@ -318,22 +299,22 @@ impl Tree {
         (self.nodes, self.bytes, self.sequence) = txn.saved;
     }
 
-    /// Makes the transaction's changes final: returns what it deleted to the quotas, and
-    /// records its changes for watchers. Returns the deleted subtrees, to be freed after the
+    /// Makes the transaction's changes final: returns the nodes it deleted to the quotas, and
+    /// records its changes for watchers. Returns what was below them, to be drained after the
     /// lock is released.
-    fn finish(&mut self) -> Subtree {
+    fn finish(&mut self) -> Drain {
         let Some(mut txn) = self.txn.take() else {
-            return Subtree::empty();
+            return Drain::none();
         };
         while let Some(undo) = txn.undo.pop() {
-            if let Undo::Deleted(_, node, _, uncharges) = undo {
-                for &(owner, nodes, bytes) in uncharges.0.iter() {
-                    self.ledger.uncharge(owner, nodes, bytes);
-                }
+            if let Undo::Deleted(_, node, _, (owner, bytes)) = undo {
+                self.ledger.uncharge(owner, 1, bytes);
                 let (_, mut node) = node.to_key_value();
                 txn.freed.hold(node.take_children());
             }
         }
+        let sequence = self.sequence;
+        self.start_drain(&mut txn.freed, sequence);
         for snapshot in txn.usages.iter() {
             self.ledger.prune_snapshot(snapshot);
         }

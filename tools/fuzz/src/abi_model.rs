@@ -313,6 +313,9 @@ pub struct FileState {
 struct TxnState {
     uncharge: Vec<(u32, u64, u64)>,
     events: Vec<Event>,
+    /// Nodes and bytes below the nodes its deletes took out: still counted in the store's
+    /// totals until the transaction ends (the module drains them after it).
+    draining: (u64, u64),
 }
 
 /// Options of a set, as the tree sees them.
@@ -906,9 +909,18 @@ impl AbiModel {
         parent.child_version = seq;
         let mut charges = Vec::new();
         Self::charges(name, &node, &mut charges);
-        for &(_, n, b) in &charges {
-            self.nodes -= n;
-            self.bytes -= b;
+        for (i, &(_, n, b)) in charges.iter().enumerate() {
+            match self.txn.as_mut() {
+                // In a transaction, what is below the deleted node stays counted until it ends.
+                Some(t) if i > 0 => {
+                    t.draining.0 += n;
+                    t.draining.1 += b;
+                }
+                _ => {
+                    self.nodes -= n;
+                    self.bytes -= b;
+                }
+            }
         }
         match self.txn.as_mut() {
             Some(t) => t.uncharge.extend(charges),
@@ -1468,6 +1480,8 @@ impl AbiModel {
         for (uid, n, b) in txn.uncharge {
             self.uncharge(uid, n, b);
         }
+        self.nodes -= txn.draining.0;
+        self.bytes -= txn.draining.1;
         for event in txn.events {
             self.log_push(event);
         }
