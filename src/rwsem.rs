@@ -41,7 +41,7 @@ macro_rules! new_rwsem {
 pub(crate) use new_rwsem;
 
 /// Data of type `T` behind a reader-writer semaphore: shared access for any number of readers
-/// ([`RwSem::read`]) or exclusive access for one writer ([`RwSem::write`]). Both may sleep.
+/// ([`RwSem::read_killable`]) or exclusive access for one writer ([`RwSem::write`]). Both may sleep.
 ///
 /// # Invariants
 ///
@@ -83,19 +83,8 @@ impl<T> RwSem<T> {
         })
     }
 
-    /// Waits until no writer holds the data, then gives shared access to it.
-    pub(crate) fn read(&self) -> ReadGuard<'_, T> {
-        // SAFETY: By the type invariant, `sem` is an initialised `rw_semaphore`.
-        unsafe { bindings::down_read(self.sem.get()) };
-        // INVARIANT: The semaphore is now held for reading.
-        ReadGuard {
-            lock: self,
-            _not_send: PhantomData,
-        }
-    }
-
-    /// Like [`RwSem::read`], but a fatal signal (the task being killed) ends the wait with
-    /// `EINTR`.
+    /// Waits until no writer holds the data, then gives shared access to it; a fatal signal
+    /// (the task being killed) ends the wait with `EINTR`.
     pub(crate) fn read_killable(&self) -> Result<ReadGuard<'_, T>> {
         // SAFETY: By the type invariant, `sem` is an initialised `rw_semaphore`.
         to_result(unsafe { bindings::down_read_killable(self.sem.get()) })?;
@@ -202,9 +191,9 @@ mod tests {
         // One task takes it once at a time: a second read while holding one could deadlock
         // behind a waiting writer (and lockdep says so).
         let sem = Arc::pin_init(new_rwsem!(1u32), GFP_KERNEL)?;
-        assert_eq!(*sem.read(), 1);
+        assert_eq!(*sem.read_killable()?, 1);
         *sem.write() += 1;
-        assert_eq!(*sem.read(), 2);
+        assert_eq!(*sem.read_killable()?, 2);
         Ok(())
     }
 }
