@@ -98,7 +98,7 @@ endif
 kbuild = $(MAKE) -C $(KDIR) M=$(PWD) $(if $(MO),MO=$(MO)) $(if $(LLVM),LLVM=$(LLVM)) $(kbuild_cc_arg)
 
 .PHONY: all modules clean modules_install install uninstall dkms-source toolchain rust-analyzer setup \
-	run vm test check mutants fuzz bench
+	run vm test check mutants fuzz heavy bench
 all: modules
 
 # The kernel tree must be a configured build tree with Rust support and its Rust metadata, and
@@ -258,6 +258,10 @@ mutants: setup
 
 fuzz: setup
 	scripts/fuzz.sh $(or $(SECONDS),600)
+
+# Not part of `make test`: the heavy delete at a million nodes, in the lean kernel.
+heavy: setup
+	scripts/heavy.sh $(SCALE)
 
 bench: setup
 	scripts/bench.sh $(if $(filter 1,$(QUICK)),--quick)

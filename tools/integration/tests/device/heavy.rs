@@ -562,10 +562,17 @@ fn a_reader_is_not_held_up_while_root_deletes_a_big_tree() {
         "deleting {nodes} nodes took {took:?}; beside it, {gets} gets, the longest {longest:?}"
     );
     expect_errno("the tree is gone", store.stat(base), Errno::NOENT);
+    // Generous by default, for the debug kernel on a busy host; `make heavy` (a million nodes,
+    // the lean kernel) asks for 50 ms, which holding the lock for the whole subtree's walk
+    // (170 ms there) breaks.
+    let bound = std::env::var("PATHSTORE_HEAVY_LONGEST_MS")
+        .ok()
+        .and_then(|ms| ms.parse().ok())
+        .map_or(Duration::from_secs(2), Duration::from_millis);
     assert!(
-        longest <= Duration::from_secs(2),
-        "a get waited {longest:?} while root deleted {nodes} nodes (in {took:?}): the tree is \
-         taken out under the lock and freed outside it"
+        longest <= bound,
+        "a get waited {longest:?} (more than {bound:?}) while root deleted {nodes} nodes (in \
+         {took:?}): the tree is taken out under the lock, and drained a batch at a time"
     );
     ok("delete the reader's key", store.delete("/bigdelete-reader"));
 }
