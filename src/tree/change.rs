@@ -19,7 +19,7 @@ use kernel::{
 use super::{
     node::{
         now_ns,
-        walk,
+        Guarded,
         Node, //
     },
     teardown::{
@@ -102,14 +102,15 @@ enum Replace {
     Absent(Value),
 }
 
-/// Checks that `caller` may delete every node below `top`, a tree at most `max_depth` deep.
-fn may_delete_below(top: &Node, caller: &Caller, max_depth: u32) -> Result {
-    if caller.admin || top.num_children() == 0 {
-        return Ok(());
+/// Checks that `caller` may delete every node below `top` (`EACCES`): that it holds
+/// `CAP_SYS_ADMIN`, or owns every node below that others may not write. Known from `top`'s
+/// [`Guarded`], without a walk.
+fn may_delete_below(top: &Node, caller: &Caller) -> Result {
+    if caller.admin || top.guarded_below().all_owned_by(caller.uid) {
+        Ok(())
+    } else {
+        Err(EACCES)
     }
-    walk(top, max_depth, |_, node, _| {
-        caller.may_write(node.owner, node.mode)
-    })
 }
 
 /// How much of a store limit of `max`, of which `reserve` is kept for `CAP_SYS_ADMIN`, `caller`
@@ -119,6 +120,51 @@ fn room_for(caller: &Caller, max: u64, reserve: u64) -> u64 {
         max
     } else {
         max.saturating_sub(reserve)
+    }
+}
+
+/// Keeping each node's [`Guarded`], the nodes below it that others may not write.
+impl Tree {
+    /// Adds `share` to (with `add` false, takes it from) the [`Guarded`] of every ancestor of the
+    /// node at depth `depth` of `path`: the root and the components before the node's. O(depth).
+    pub(super) fn guard_ancestors(
+        &mut self,
+        path: &Path<'_>,
+        depth: usize,
+        share: Guarded,
+        add: bool,
+    ) {
+        if depth == 0 || share == Guarded::default() {
+            return;
+        }
+        let update = |node: &mut Node| {
+            if let Some(ext) = node.ext.as_mut() {
+                ext.below = if add {
+                    ext.below.plus(share)
+                } else {
+                    ext.below.minus(share)
+                };
+            }
+        };
+        let mut node = &mut self.root;
+        update(node);
+        for c in path.components().take(depth - 1) {
+            let Some(child) = node.child_mut(c) else {
+                return;
+            };
+            node = child;
+            update(node);
+        }
+    }
+
+    /// Moves the node at `path` (of owner `owner`) from mode `old` to mode `new` in its
+    /// ancestors' [`Guarded`].
+    pub(super) fn guard_mode_change(&mut self, path: &Path<'_>, owner: u32, old: u32, new: u32) {
+        let (before, after) = (Guarded::of(owner, old), Guarded::of(owner, new));
+        if before != after {
+            self.guard_ancestors(path, path.depth(), before, false);
+            self.guard_ancestors(path, path.depth(), after, true);
+        }
     }
 }
 
@@ -256,6 +302,8 @@ impl Tree {
         if let Some(mode) = opts.mode {
             node.mode = mode;
         }
+        let (owner, old_mode, new_mode) = (node.owner, old.mode, node.mode);
+        self.guard_mode_change(path, owner, old_mode, new_mode);
         if let Some(txn) = self.txn.as_mut() {
             txn.note_replaced(old);
         }
@@ -330,6 +378,7 @@ impl Tree {
             mode: opts.mode.unwrap_or(uapi::MODE_DEFAULT),
         };
         let (name, reservation, chain) = Chain::build(path, existing, value, new, opts.ephemeral)?;
+        let share = chain.guarded_share();
 
         // The parent was found above and the lock has been held since. It may need its `Ext`
         // (the last allocation); nothing has changed yet if that fails, and the chain frees
@@ -348,6 +397,7 @@ impl Tree {
         }
         parent.num_children += 1;
         let child_version = mem::replace(&mut parent.child_version, seq);
+        self.guard_ancestors(path, existing + 1, share, true);
         if let Some(txn) = self.txn.as_mut() {
             txn.note_created(existing, child_version);
         }
@@ -496,7 +546,7 @@ impl Tree {
             return Err(enotempty().into());
         }
         if recursive {
-            may_delete_below(node, caller, max_depth)?;
+            may_delete_below(node, caller)?;
         }
         let event = Event::new(seq, EventKind::Deleted, path)?;
         if self.txn.is_some() {
@@ -511,12 +561,14 @@ impl Tree {
         };
         let own = node.charged_bytes(name.len());
         let owner = node.owner;
+        let share = node.guarded_share();
         self.reserve_draining()?;
         let parent = self
             .root
             .descend_mut(path.components().take(path.depth() - 1))
             .ok_or(ENOENT)?;
         let (removed, _) = parent.remove_child(name, seq).ok_or(ENOENT)?;
+        self.guard_ancestors(path, path.depth(), share, false);
         let (_, mut removed) = removed.to_key_value();
         drain.hold(removed.take_children());
         self.ledger.uncharge(owner, 1, own);
@@ -549,7 +601,7 @@ impl Tree {
             return Err(enotempty().into());
         }
         if recursive {
-            may_delete_below(&self.root, caller, self.limits.max_depth)?;
+            may_delete_below(&self.root, caller)?;
         }
         // Without children to delete, only the root's value goes: a change of the root.
         let kind = if had_children {
@@ -565,6 +617,9 @@ impl Tree {
         };
         self.reserve_draining()?;
         drain.hold(self.root.take_children());
+        if let Some(ext) = self.root.ext.as_mut() {
+            ext.below = Guarded::default();
+        }
         let mut bytes = 0;
         if let Some(value) = self.root.value.take() {
             let len = value.len().into_safe_cast();
@@ -587,13 +642,14 @@ impl Tree {
         let Some(name) = path.name() else {
             return;
         };
-        let ours = self
+        let Some(share) = self
             .root
             .descend(path.components())
-            .is_some_and(|node| node.session() == session && node.num_children() == 0);
-        if !ours {
+            .filter(|node| node.session() == session && node.num_children() == 0)
+            .map(Node::guarded_share)
+        else {
             return;
-        }
+        };
         let seq = self.next_version();
         // Without memory for the path, watchers are told that they lost changes.
         let event =
@@ -603,6 +659,7 @@ impl Tree {
             .descend_mut(path.components().take(path.depth() - 1));
         // Cannot fail: the node was just found.
         if let Some((removed, _)) = parent.and_then(|p| p.remove_child(name, seq)) {
+            self.guard_ancestors(path, path.depth(), share, false);
             let freed = self.release(removed);
             self.commit_removal(seq, freed, event);
         }
@@ -626,13 +683,15 @@ impl Tree {
     fn detach(&mut self, path: &Path<'_>, name: &[u8], seq: u64) -> Result<(u64, u64)> {
         let node = self.root.descend(path.components()).ok_or(ENOENT)?;
         let charged = (node.owner, node.charged_bytes(name.len()));
+        let share = node.guarded_share();
         let parent = self
             .root
             .descend_mut(path.components().take(path.depth() - 1))
             .ok_or(ENOENT)?;
         let (removed, child_version) = parent.remove_child(name, seq).ok_or(ENOENT)?;
+        self.guard_ancestors(path, path.depth(), share, false);
         if let Some(txn) = self.txn.as_mut() {
-            txn.note_deleted(removed, child_version, charged);
+            txn.note_deleted(removed, child_version, charged, share);
         }
         Ok((1, charged.1))
     }

@@ -7,6 +7,7 @@ use kernel::prelude::*;
 use super::{
     node::{
         walk,
+        Guarded,
         Node, //
     },
     Tree,
@@ -63,6 +64,8 @@ impl Tree {
             self.check_node(root, &mut owners, root.value_len(), 0)?;
         } else if count_children(root) != root.num_children() {
             return Err(broken("root child count differs", root.num_children()));
+        } else {
+            check_guarded(root)?;
         }
         walk(root, self.limits.max_depth, |name, node, depth| {
             let name = name.as_bytes();
@@ -132,6 +135,7 @@ impl Tree {
         if node.value_len() > u64::from(self.limits.max_value_len) {
             return Err(broken("value over max_value_len", node.value_len()));
         }
+        check_guarded(node)?;
         let children = count_children(node);
         if node.session() != 0 && children != 0 {
             return Err(broken("ephemeral node with children", children));
@@ -213,6 +217,23 @@ impl Tree {
         }
         Ok(())
     }
+}
+
+/// Checks that what `node` keeps of the nodes below it that others may not write ([`Guarded`])
+/// is what its children add up to.
+fn check_guarded(node: &Node) -> Result {
+    let counted = node.children().map_or(Guarded::default(), |children| {
+        children.iter().fold(Guarded::default(), |sum, (_, child)| {
+            sum.plus(child.guarded_share())
+        })
+    });
+    if counted != node.guarded_below() {
+        return Err(broken(
+            "guarded summary differs from the children",
+            node.num_children(),
+        ));
+    }
+    Ok(())
 }
 
 /// The number of children `node` really has (not the count it keeps).
@@ -344,9 +365,10 @@ mod tests {
             t.ledger.charge_account(77, 1);
             Ok(())
         })?;
-        // A node whose owner has no ledger entry.
+        // A node whose owner has no ledger entry (one all may write: the summaries of the nodes
+        // others may not write stay right).
         caught(|t| {
-            node(t, b"/a/b")?.owner = 4242;
+            node(t, b"/u")?.owner = 4242;
             Ok(())
         })
     }
@@ -368,6 +390,24 @@ mod tests {
             let ahead = t.sequence + 1;
             if let Some(ext) = node(t, b"/a")?.ext.as_mut() {
                 ext.child_version = ahead;
+            }
+            Ok(())
+        })
+    }
+
+    #[test]
+    fn guarded_summaries() -> Result {
+        // A node below /u counted for another owner.
+        caught(|t| {
+            if let Some(ext) = node(t, b"/u")?.ext.as_mut() {
+                ext.below = ext.below.plus(Guarded::of(1001, 0));
+            }
+            Ok(())
+        })?;
+        // The root's summary missing one of uid 1000's nodes.
+        caught(|t| {
+            if let Some(ext) = t.root.ext.as_mut() {
+                ext.below = ext.below.minus(Guarded::of(1000, 0));
             }
             Ok(())
         })
@@ -399,7 +439,7 @@ mod tests {
         caught(|t| {
             let name = Name::copy(b"x/y")?;
             let reservation = RBTreeNodeReservation::new(GFP_KERNEL)?;
-            let child = Node::new(None, t.sequence, 0, 0, uapi::MODE_DEFAULT);
+            let child = Node::new(None, t.sequence, 0, 0, uapi::MODE_ALL);
             let parent = node(t, b"/a")?.ext_mut()?;
             parent.children.insert(reservation.into_node(name, child));
             parent.num_children += 1;

@@ -23,6 +23,7 @@ use crate::{
         IntoSafeCast, //
     },
     sched::Resched,
+    uapi,
 };
 
 /// The current time for node timestamps, in nanoseconds since the epoch.
@@ -66,6 +67,63 @@ pub(super) struct Ext {
     /// For an ephemeral node, the length of its path, which its session keeps a copy of (to
     /// remove it) and which it is charged for instead of its name; 0 otherwise.
     pub(super) path_len: u32,
+    /// The nodes below this one that others may not write, summed ([`Guarded`]).
+    pub(super) below: Guarded,
+}
+
+/// The owners of a set of nodes that users other than their owners may not write (without
+/// `MODE_OTHERS_WRITE`), summed: how many, the sum of their uids and the sum of their squares.
+///
+/// Every node below a node keeps this for its descendants, so that a recursive delete knows
+/// without walking the subtree whether its caller may delete all of it: they all belong to one
+/// uid `u` exactly when `sum == count * u` and `squares == count * u * u`, since the squares of
+/// their differences from `u` then sum to zero. The sums cannot overflow (`count` stays far below
+/// 2^32, a uid squared below 2^64); they wrap rather than panic, and the consistency check
+/// verifies every node's against its children.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Guarded {
+    count: u64,
+    sum: u128,
+    squares: u128,
+}
+
+impl Guarded {
+    /// A node's own share: itself, unless others may write it.
+    pub(super) fn of(owner: u32, mode: u32) -> Self {
+        if mode & uapi::MODE_OTHERS_WRITE != 0 {
+            return Self::default();
+        }
+        let uid = u128::from(owner);
+        Self {
+            count: 1,
+            sum: uid,
+            squares: uid.wrapping_mul(uid),
+        }
+    }
+
+    /// Both sets together.
+    pub(super) fn plus(self, other: Self) -> Self {
+        Self {
+            count: self.count.wrapping_add(other.count),
+            sum: self.sum.wrapping_add(other.sum),
+            squares: self.squares.wrapping_add(other.squares),
+        }
+    }
+
+    /// This set without `other`, which it holds.
+    pub(super) fn minus(self, other: Self) -> Self {
+        Self {
+            count: self.count.wrapping_sub(other.count),
+            sum: self.sum.wrapping_sub(other.sum),
+            squares: self.squares.wrapping_sub(other.squares),
+        }
+    }
+
+    /// Whether every node of the set belongs to `uid` (so does the empty set).
+    pub(super) fn all_owned_by(&self, uid: u32) -> bool {
+        let (count, uid) = (u128::from(self.count), u128::from(uid));
+        self.sum == count.wrapping_mul(uid) && self.squares == count.wrapping_mul(uid * uid)
+    }
 }
 
 /// A node's metadata, as `stat` reports it.
@@ -119,6 +177,16 @@ impl Node {
             None => u64::from_safe_cast(name_len),
         };
         name + self.value_len()
+    }
+
+    /// The nodes below this one that others may not write.
+    pub(super) fn guarded_below(&self) -> Guarded {
+        self.ext.as_ref().map_or(Guarded::default(), |e| e.below)
+    }
+
+    /// What this node and those below it add to its ancestors' [`Guarded`].
+    pub(super) fn guarded_share(&self) -> Guarded {
+        Guarded::of(self.owner, self.mode).plus(self.guarded_below())
     }
 
     pub(super) fn num_children(&self) -> u64 {

@@ -15,7 +15,10 @@ use kernel::{
 };
 
 use super::{
-    node::Node,
+    node::{
+        Guarded,
+        Node, //
+    },
     Tree, //
 };
 use crate::{
@@ -76,6 +79,7 @@ impl Chain {
             };
             let mut parent = Node::new(None, new.version, new.now, new.owner, new.mode);
             let ext = parent.ext_mut()?;
+            ext.below = chain.guarded_share();
             ext.children
                 .insert(reservation.into_node(name, chain.into_node()));
             ext.num_children = 1;
@@ -83,6 +87,11 @@ impl Chain {
             chain = Self { top: parent };
             chain_name = parent_name;
         }
+    }
+
+    /// What the chain adds to the [`Guarded`] of the nodes it is linked below.
+    pub(super) fn guarded_share(&self) -> Guarded {
+        self.top.guarded_share()
     }
 
     /// Takes the nodes out of the chain, to link them into the tree.

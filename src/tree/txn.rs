@@ -19,7 +19,10 @@ use kernel::{
 };
 
 use super::{
-    node::Node,
+    node::{
+        Guarded,
+        Node, //
+    },
     teardown::Drain,
     SetOptions,
     Tree, //
@@ -100,8 +103,9 @@ enum Undo {
     /// was this.
     Created(usize, usize, u64),
     /// A delete took this subtree out of its parent, whose `child_version` was this; the
-    /// deleted node's owner and what it is charged, returned when the transaction commits.
-    Deleted(usize, RBTreeNode<Name, Node>, u64, (u32, u64)),
+    /// deleted node's owner and what it is charged, returned when the transaction commits; and
+    /// its share of its ancestors' [`Guarded`].
+    Deleted(usize, RBTreeNode<Name, Node>, u64, (u32, u64), Guarded),
 }
 
 /// A transaction in progress.
@@ -136,9 +140,10 @@ impl Txn {
         node: RBTreeNode<Name, Node>,
         child_version: u64,
         charged: (u32, u64),
+        share: Guarded,
     ) {
         // Room was reserved for one note per change, so this keeps the subtree.
-        let undo = Undo::Deleted(self.op, node, child_version, charged);
+        let undo = Undo::Deleted(self.op, node, child_version, charged, share);
         if let Err(full) = self.undo.push_within_capacity(undo) {
             drop(full);
         }
@@ -254,10 +259,12 @@ impl Tree {
                 Undo::Replaced(op, old) => {
                     let Some(op) = ops.get(op) else { continue };
                     if let Some(node) = self.root.descend_mut(op.path().components()) {
+                        let (owner, mode) = (node.owner, node.mode);
                         node.value = old.value;
                         node.version = old.version;
                         node.mtime_ns = old.mtime_ns;
                         node.mode = old.mode;
+                        self.guard_mode_change(op.path(), owner, mode, old.mode);
                     }
                 }
                 Undo::Created(op, first_new, child_version) => {
@@ -272,11 +279,12 @@ impl Tree {
                     };
                     if let Some((removed, _)) = parent.remove_child(name, child_version) {
                         let (_, mut chain) = removed.to_key_value();
+                        self.guard_ancestors(path, first_new + 1, chain.guarded_share(), false);
                         let children = chain.take_children();
                         self.destroy_children(children, false);
                     }
                 }
-                Undo::Deleted(op, node, child_version, _) => {
+                Undo::Deleted(op, node, child_version, _, share) => {
                     let Some(op) = ops.get(op) else { continue };
                     let path = op.path();
                     let parents = path.components().take(path.depth().saturating_sub(1));
@@ -289,6 +297,7 @@ impl Tree {
                             parent.num_children += 1;
                         }
                         parent.child_version = child_version;
+                        self.guard_ancestors(path, path.depth(), share, true);
                     }
                 }
             }
@@ -307,7 +316,7 @@ impl Tree {
             return Drain::none();
         };
         while let Some(undo) = txn.undo.pop() {
-            if let Undo::Deleted(_, node, _, (owner, bytes)) = undo {
+            if let Undo::Deleted(_, node, _, (owner, bytes), _) = undo {
                 self.ledger.uncharge(owner, 1, bytes);
                 let (_, mut node) = node.to_key_value();
                 txn.freed.hold(node.take_children());

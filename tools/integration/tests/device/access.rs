@@ -129,6 +129,7 @@ fn run_step(store: &Pathstore, step: &str) -> String {
         ["rmr-stale", p, version, seconds] => {
             crate::tenants::stale_deletes(store, p, version, seconds)
         }
+        ["rmr-denied", p, seconds] => crate::tenants::denied_deletes(store, p, seconds),
         ["spin", seconds] => crate::tenants::spin(store, seconds),
         ["await-map"] => crate::tenants::await_map(),
         ["watchers", n, p, seconds, ready] => {
