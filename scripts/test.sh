@@ -8,7 +8,7 @@
 #
 #  1. host checks: the module built once, with clippy (scripts/build.sh), rustfmt of the module
 #     and of tools/, clippy of tools/, the published crates packaged and built alone
-#     (scripts/package-test.sh), the C program's build;
+#     (scripts/package-test.sh; the full tier only), the C program's build;
 #  2. host tests: `cargo test --release` of every crate of tools/ (unit, integration and
 #     doc-tests; not the device tests, which need the module), counted per binary;
 #  3. guest (debug kernel, scripts/guest-tests.sh): the module's KUnit suites at every load, the
@@ -20,7 +20,8 @@
 #
 # Every pass states how many tests it expects (a libtest binary's --list, a TAP plan, KUnit's
 # plans, cargo's `running N tests`) and fails when fewer or more report, or when its exit status
-# disagrees with its results. The tiers differ only in sizes (see below); any size can be
+# disagrees with its results. The tiers differ only in sizes (see below) and in two parts the
+# full tier alone runs (the packaging check and the multi-user fuzz pass); any size can be
 # overridden from the environment: PATHSTORE_IT_SCALE, PATHSTORE_HEAVY_SCALE (the heavy:: tests),
 # PATHSTORE_STRESS_SECONDS, FUZZ_OPS, FUZZ_FAULT_OPS, FUZZ_RANDOM_OPS, FUZZ_SEED.
 #
@@ -55,11 +56,11 @@ case "$tier" in
 test) # the full suite: what CI runs
 	: "${PATHSTORE_IT_SCALE:=100}" "${PATHSTORE_HEAVY_SCALE:=50}" "${PATHSTORE_STRESS_SECONDS:=60}"
 	: "${FUZZ_OPS:=50000}" "${FUZZ_FAULT_OPS:=20000}" "${FUZZ_RANDOM_OPS:=50000}" "${FUZZ_EXTRA:=1}"
-	guest_timeout=2400 ;;
+	package_check=1 guest_timeout=2400 ;;
 check) # the fast tier: the same passes, smaller
 	: "${PATHSTORE_IT_SCALE:=10}" "${PATHSTORE_HEAVY_SCALE:=3}" "${PATHSTORE_STRESS_SECONDS:=5}"
 	: "${FUZZ_OPS:=0}" "${FUZZ_FAULT_OPS:=2000}" "${FUZZ_RANDOM_OPS:=10000}" "${FUZZ_EXTRA:=0}"
-	guest_timeout=900 ;;
+	package_check=0 guest_timeout=900 ;;
 *) echo "test.sh: unknown tier '$tier' (test or check)" >&2; exit 2 ;;
 esac
 guest_timeout=${PATHSTORE_GUEST_TIMEOUT:-$guest_timeout}
@@ -117,7 +118,8 @@ fi
 run_check "host/rustfmt-module" rustfmt --check --edition 2021 --config-path "$kdir/source/.rustfmt.toml" src/pathstore.rs
 run_check "host/rustfmt-tools" bash -c "cd tools && cargo fmt --all -- --check"
 timed clippy-tools run_check "host/clippy-tools" bash -c "cd tools && cargo clippy --workspace --all-targets --quiet -- -D warnings"
-timed package-crates run_check "host/package-crates" scripts/package-test.sh
+# Packaging compiles the published crates once more, alone: the full tier only.
+[ "$package_check" = 1 ] && timed package-crates run_check "host/package-crates" scripts/package-test.sh
 mkdir -p build/tests
 run_check "host/c-program-builds" cc -O2 -Wall -Wextra -Werror -Iinclude tests/c/pathstore_c_test.c -o build/tests/pathstore_c_test
 fi
