@@ -530,6 +530,9 @@ impl Tree {
             return self.delete_root(path, recursive, if_version, caller, seq);
         };
         let max_depth = self.limits.max_depth;
+        // Room on the draining list first, while the tree may still be borrowed whole: it
+        // allocates only the first time, as the list never shrinks.
+        self.reserve_draining()?;
         let parent = self
             .root
             .descend_mut(path.components().take(path.depth() - 1))
@@ -562,11 +565,6 @@ impl Tree {
         let own = node.charged_bytes(name.len());
         let owner = node.owner;
         let share = node.guarded_share();
-        self.reserve_draining()?;
-        let parent = self
-            .root
-            .descend_mut(path.components().take(path.depth() - 1))
-            .ok_or(ENOENT)?;
         let (removed, _) = parent.remove_child(name, seq).ok_or(ENOENT)?;
         self.guard_ancestors(path, path.depth(), share, false);
         let (_, mut removed) = removed.to_key_value();
